@@ -1,0 +1,14 @@
+-- The key store: data keys wrapped under the master key, kept apart from the ledger so that a
+-- ledger backup holds ciphertext only. Destroying a row here crypto-shreds its owner's values.
+
+CREATE TABLE keystore_meta (
+    id         SMALLINT PRIMARY KEY CHECK (id = 1),
+    key_check  BYTEA    NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE data_keys (
+    owner      TEXT    PRIMARY KEY,
+    wrapped    BYTEA    NOT NULL,
+    created_at BIGINT NOT NULL
+);

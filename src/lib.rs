@@ -1,0 +1,10 @@
+//! waledger: an encrypted, tamper-evident ledger of every field a business sends to and receives
+//! from Meta's WhatsApp Cloud API, with retention, erasure and audit reports built on it.
+//!
+//! Dependencies point inward: `cli` (the edge) → capabilities (`ingest`, `simulate`) →
+//! mechanisms (`ledger`, `crypto`, `store`) → `domain` (pure types).
+
+pub mod crypto;
+pub mod domain;
+pub mod store;
+pub mod ingest;

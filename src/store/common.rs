@@ -1,0 +1,313 @@
+//! The SQL both backends share. SQLite and PostgreSQL accept the same statements here (`$N`
+//! placeholders, `ON CONFLICT … DO NOTHING`, multi-row `VALUES`), so one macro implements
+//! [`Store`](super::Store) for each pool type; only connecting and closing differ per backend.
+
+/// Rows per multi-row INSERT: 13 columns × 1,000 stays under SQLite's 32,766 bind limit.
+pub(super) const INSERT_CHUNK: usize = 1_000;
+/// Values per `IN (…)` list.
+pub(super) const IN_CHUNK: usize = 500;
+
+/// One linked chain record waiting to be written.
+pub(super) struct LinkedRow<'a> {
+    pub seq: i64,
+    pub body: &'a crate::domain::RecordBody,
+    pub prev_hash: crate::domain::Digest,
+    pub hash: crate::domain::Digest,
+    pub content: Option<&'a super::SealedContent>,
+}
+
+macro_rules! impl_sql_store {
+    ($store:ty, $db:ty) => {
+        use crate::crypto::WrappedKey;
+        use crate::domain::{ChainHead, Digest, EntryState, SubjectId};
+        use crate::store::common::{LinkedRow, INSERT_CHUNK, IN_CHUNK};
+        use crate::store::rows::{CheckpointRow, EntryRow, ENTRY_COLUMNS};
+        use crate::store::{
+            AppendOutcome, Backend, Checkpoint, Linker, NewEnvelope, ScannedRecord, Store,
+            StoreError, StoredEntry,
+        };
+        use sqlx::QueryBuilder;
+        use std::collections::HashSet;
+
+        #[async_trait::async_trait]
+        impl Store for $store {
+            fn backend(&self) -> Backend {
+                Self::BACKEND
+            }
+
+            async fn key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
+                Ok(sqlx::query_scalar("SELECT key_check FROM keystore_meta WHERE id = 1")
+                    .fetch_optional(&self.keys)
+                    .await?)
+            }
+
+            async fn init_key_check(&self, value: &[u8], now: i64) -> Result<Vec<u8>, StoreError> {
+                sqlx::query(
+                    "INSERT INTO keystore_meta (id, key_check, created_at) VALUES (1, $1, $2) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(value)
+                .bind(now)
+                .execute(&self.keys)
+                .await?;
+                Ok(sqlx::query_scalar("SELECT key_check FROM keystore_meta WHERE id = 1")
+                    .fetch_one(&self.keys)
+                    .await?)
+            }
+
+            async fn put_data_key(&self, owner: &str, wrapped: &WrappedKey, now: i64) -> Result<WrappedKey, StoreError> {
+                sqlx::query(
+                    "INSERT INTO data_keys (owner, wrapped, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (owner) DO NOTHING",
+                )
+                .bind(owner)
+                .bind(wrapped.0.as_slice())
+                .bind(now)
+                .execute(&self.keys)
+                .await?;
+                let stored: Vec<u8> = sqlx::query_scalar("SELECT wrapped FROM data_keys WHERE owner = $1")
+                    .bind(owner)
+                    .fetch_one(&self.keys)
+                    .await?;
+                Ok(WrappedKey(stored))
+            }
+
+            async fn data_keys(&self, owners: &[&str]) -> Result<Vec<(String, WrappedKey)>, StoreError> {
+                let mut found = Vec::with_capacity(owners.len());
+                for chunk in owners.chunks(IN_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new("SELECT owner, wrapped FROM data_keys WHERE owner IN (");
+                    let mut list = qb.separated(", ");
+                    for owner in chunk {
+                        list.push_bind(*owner);
+                    }
+                    qb.push(")");
+                    let rows: Vec<(String, Vec<u8>)> = qb.build_query_as().fetch_all(&self.keys).await?;
+                    found.extend(rows.into_iter().map(|(o, w)| (o, WrappedKey(w))));
+                }
+                Ok(found)
+            }
+
+            async fn find_subjects(&self, index: &[Digest]) -> Result<Vec<(Digest, SubjectId)>, StoreError> {
+                let mut found = Vec::new();
+                for chunk in index.chunks(IN_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new("SELECT digest, subject_id FROM subject_index WHERE digest IN (");
+                    let mut list = qb.separated(", ");
+                    for digest in chunk {
+                        list.push_bind(digest.as_slice());
+                    }
+                    qb.push(")");
+                    let rows: Vec<(Vec<u8>, String)> = qb.build_query_as().fetch_all(&self.ledger).await?;
+                    for (digest, subject) in rows {
+                        if let Ok(d) = Digest::try_from(digest.as_slice()) {
+                            found.push((d, SubjectId::from_stored(subject)));
+                        }
+                    }
+                }
+                Ok(found)
+            }
+
+            async fn bind_subject(&self, subject: &SubjectId, index: &[Digest], now: i64) -> Result<Vec<(Digest, SubjectId)>, StoreError> {
+                let mut tx = self.ledger.begin().await?;
+                sqlx::query("INSERT INTO subjects (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+                    .bind(subject.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                for digest in index {
+                    sqlx::query("INSERT INTO subject_index (digest, subject_id) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING")
+                        .bind(digest.as_slice())
+                        .bind(subject.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                // Lost every race: the subject row would be an orphan.
+                sqlx::query("DELETE FROM subjects WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM subject_index WHERE subject_id = $1)")
+                    .bind(subject.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                self.find_subjects(index).await
+            }
+
+            async fn append(&self, envelopes: &[NewEnvelope], link: &Linker) -> Result<AppendOutcome, StoreError> {
+                let mut tx = self.ledger.begin().await?;
+                // Take the writer's lock before reading the head, so concurrent appenders queue
+                // here instead of forking the chain.
+                sqlx::query("UPDATE chain_head SET seq = seq WHERE id = 1").execute(&mut *tx).await?;
+                let (head_seq, head_hash): (i64, Vec<u8>) =
+                    sqlx::query_as("SELECT seq, hash FROM chain_head WHERE id = 1").fetch_one(&mut *tx).await?;
+                let mut prev: Digest = head_hash.as_slice().try_into().map_err(|_| StoreError::Conflict)?;
+                let mut seq = head_seq;
+
+                let mut seen: HashSet<Digest> = HashSet::new();
+                for chunk in envelopes.chunks(IN_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new("SELECT digest FROM envelopes WHERE digest IN (");
+                    let mut list = qb.separated(", ");
+                    for e in chunk {
+                        list.push_bind(e.digest.as_slice());
+                    }
+                    qb.push(")");
+                    let rows: Vec<(Vec<u8>,)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+                    seen.extend(rows.into_iter().filter_map(|(d,)| Digest::try_from(d.as_slice()).ok()));
+                }
+
+                let mut outcome = AppendOutcome::default();
+                let mut fresh: Vec<&NewEnvelope> = Vec::new();
+                let mut rows: Vec<LinkedRow<'_>> = Vec::new();
+                for envelope in envelopes {
+                    if !seen.insert(envelope.digest) {
+                        outcome.duplicates += 1;
+                        continue;
+                    }
+                    outcome.accepted += 1;
+                    fresh.push(envelope);
+                    for record in &envelope.records {
+                        seq += 1;
+                        let hash = link(seq, &prev, &record.body);
+                        rows.push(LinkedRow { seq, body: &record.body, prev_hash: prev, hash, content: record.content.as_ref() });
+                        prev = hash;
+                    }
+                }
+                outcome.entries = rows.len() as u64;
+
+                for chunk in rows.chunks(INSERT_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO chain (seq, entry_id, kind, message_digest, direction, field, category, \
+                         occurred_at, recorded_at, content_digest, detail, prev_hash, hash) ",
+                    );
+                    qb.push_values(chunk, |mut b, r| {
+                        b.push_bind(r.seq)
+                            .push_bind(r.body.entry_id.as_bytes().as_slice())
+                            .push_bind(r.body.kind.as_ref())
+                            .push_bind(r.body.message_digest.as_ref().map(|d| d.as_slice()))
+                            .push_bind(r.body.direction.map(<&'static str>::from))
+                            .push_bind(r.body.field.map(<&'static str>::from))
+                            .push_bind(r.body.category.map(<&'static str>::from))
+                            .push_bind(r.body.occurred_at)
+                            .push_bind(r.body.recorded_at)
+                            .push_bind(r.body.content_digest.as_ref().map(|d| d.as_slice()))
+                            .push_bind(r.body.detail.as_deref())
+                            .push_bind(r.prev_hash.as_slice())
+                            .push_bind(r.hash.as_slice());
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                let with_content: Vec<&LinkedRow<'_>> = rows.iter().filter(|r| r.content.is_some()).collect();
+                for chunk in with_content.chunks(INSERT_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO content (seq, subject_id, state, sealed) ");
+                    qb.push_values(chunk, |mut b, r| {
+                        let content = r.content.expect("filtered to rows with content");
+                        b.push_bind(r.seq)
+                            .push_bind(content.subject.as_ref().map(|s| s.as_str()))
+                            .push_bind(<&'static str>::from(EntryState::Held))
+                            .push_bind(content.sealed.as_slice());
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                let recorded_at = fresh.first().and_then(|e| e.records.first()).map_or(0, |r| r.body.recorded_at);
+                for chunk in fresh.chunks(INSERT_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO envelopes (digest, subject_id, recorded_at) ");
+                    qb.push_values(chunk, |mut b, e| {
+                        b.push_bind(e.digest.as_slice())
+                            .push_bind(e.subject.as_ref().map(|s| s.as_str()))
+                            .push_bind(recorded_at);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
+                    .bind(seq)
+                    .bind(prev.as_slice())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                outcome.head = Some(ChainHead { seq, hash: prev });
+                Ok(outcome)
+            }
+
+            async fn head(&self) -> Result<ChainHead, StoreError> {
+                let (seq, hash): (i64, Vec<u8>) =
+                    sqlx::query_as("SELECT seq, hash FROM chain_head WHERE id = 1").fetch_one(&self.ledger).await?;
+                Ok(ChainHead { seq, hash: hash.as_slice().try_into().map_err(|_| StoreError::Conflict)? })
+            }
+
+            async fn entries_for_message(&self, digest: &Digest) -> Result<Vec<StoredEntry>, StoreError> {
+                let sql = format!(
+                    "SELECT {ENTRY_COLUMNS} FROM chain c LEFT JOIN content ct ON ct.seq = c.seq \
+                     WHERE c.message_digest = $1 ORDER BY c.seq"
+                );
+                let rows: Vec<EntryRow> = sqlx::query_as(&sql).bind(digest.as_slice()).fetch_all(&self.ledger).await?;
+                Ok(rows.into_iter().map(EntryRow::into_stored).collect::<Result<_, _>>()?)
+            }
+
+            async fn entries_for_subjects(&self, subjects: &[SubjectId]) -> Result<Vec<StoredEntry>, StoreError> {
+                let mut entries = Vec::new();
+                for chunk in subjects.chunks(IN_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new(format!(
+                        "SELECT {ENTRY_COLUMNS} FROM content ct JOIN chain c ON c.seq = ct.seq WHERE ct.subject_id IN ("
+                    ));
+                    let mut list = qb.separated(", ");
+                    for s in chunk {
+                        list.push_bind(s.as_str());
+                    }
+                    qb.push(") ORDER BY c.seq");
+                    let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(&self.ledger).await?;
+                    for row in rows {
+                        entries.push(row.into_stored()?);
+                    }
+                }
+                entries.sort_by_key(|e| e.record.seq);
+                Ok(entries)
+            }
+
+            async fn scan(&self, after_seq: i64, limit: i64) -> Result<Vec<ScannedRecord>, StoreError> {
+                let sql = format!(
+                    "SELECT {ENTRY_COLUMNS} FROM chain c LEFT JOIN content ct ON ct.seq = c.seq \
+                     WHERE c.seq > $1 ORDER BY c.seq LIMIT $2"
+                );
+                let rows: Vec<EntryRow> =
+                    sqlx::query_as(&sql).bind(after_seq).bind(limit).fetch_all(&self.ledger).await?;
+                Ok(rows.into_iter().map(EntryRow::into_scanned).collect())
+            }
+
+            async fn hash_at(&self, seq: i64) -> Result<Option<Digest>, StoreError> {
+                let hash: Option<Vec<u8>> = sqlx::query_scalar("SELECT hash FROM chain WHERE seq = $1")
+                    .bind(seq)
+                    .fetch_optional(&self.ledger)
+                    .await?;
+                Ok(hash.and_then(|h| Digest::try_from(h.as_slice()).ok()))
+            }
+
+            async fn add_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO checkpoints (seq, hash, signed_at, public_key, signature) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (seq) DO NOTHING",
+                )
+                .bind(cp.seq)
+                .bind(cp.hash.as_slice())
+                .bind(cp.signed_at)
+                .bind(cp.public_key.as_slice())
+                .bind(cp.signature.as_slice())
+                .execute(&self.ledger)
+                .await?;
+                Ok(())
+            }
+
+            async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+                let row: Option<CheckpointRow> = sqlx::query_as(
+                    "SELECT seq, hash, signed_at, public_key, signature FROM checkpoints ORDER BY seq DESC LIMIT 1",
+                )
+                .fetch_optional(&self.ledger)
+                .await?;
+                Ok(row.map(CheckpointRow::into_checkpoint).transpose()?)
+            }
+
+            async fn close(&self) {
+                self.before_close().await;
+                self.ledger.close().await;
+                self.keys.close().await;
+            }
+        }
+    };
+}
+
+pub(super) use impl_sql_store;

@@ -1,0 +1,147 @@
+//! Storage: the one module that writes SQL. A narrow [`Store`] trait of domain types, implemented
+//! for SQLite (embedded, the default) and PostgreSQL, chosen once from the URL by [`connect`].
+//! Each store spans two databases: the ledger (chain, sealed content, blind index) and the key
+//! store (wrapped data keys), kept apart so that a copy of the ledger never carries the keys that
+//! open it. Times are integer Unix seconds on both backends.
+
+mod common;
+mod postgres;
+mod rows;
+mod sqlite;
+mod url;
+
+pub use self::url::{default_keystore_url, Backend, DatabaseUrl};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use crate::crypto::WrappedKey;
+use crate::domain::{ChainHead, ChainRecord, Digest, EntryState, RecordBody, SubjectId};
+use async_trait::async_trait;
+use std::sync::Arc;
+use thiserror::Error;
+
+/// Failures at the storage boundary. Messages carry no personal data and no credentials.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot open the database at {url}: {reason}; check the URL and that the server is running")]
+    Connect { url: String, reason: String },
+    #[error("cannot migrate the database: {0}")]
+    Migrate(String),
+    #[error("the ledger changed while it was being written (another writer moved the chain head); retry")]
+    Conflict,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Computes a record's chain hash from its position, the previous hash and its body.
+pub type Linker = dyn Fn(i64, &Digest, &RecordBody) -> Digest + Send + Sync;
+
+/// A sealed value and the subject whose key sealed it (`None`: the system key).
+#[derive(Debug, Clone)]
+pub struct SealedContent {
+    pub subject: Option<SubjectId>,
+    pub sealed: Vec<u8>,
+}
+
+/// One record to append; field records carry their sealed content.
+#[derive(Debug, Clone)]
+pub struct NewRecord {
+    pub body: RecordBody,
+    pub content: Option<SealedContent>,
+}
+
+/// One envelope's records, appended whole or not at all.
+#[derive(Debug, Clone)]
+pub struct NewEnvelope {
+    /// Keyed digest of the envelope's content: a second delivery of the same content is a duplicate.
+    pub digest: Digest,
+    pub subject: Option<SubjectId>,
+    pub records: Vec<NewRecord>,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AppendOutcome {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub entries: u64,
+    pub head: Option<ChainHead>,
+}
+
+/// A chain record with its content row, as `show` and `export` read it.
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    pub record: ChainRecord,
+    pub state: EntryState,
+    pub subject: Option<SubjectId>,
+    pub sealed: Option<Vec<u8>>,
+}
+
+/// A chain record with the sealed bytes its digest covers, as `verify` reads it.
+#[derive(Debug, Clone)]
+pub struct ScannedRecord {
+    pub seq: i64,
+    /// The record, or why its row could not be read back (a changed kind, a short digest).
+    pub record: Result<ChainRecord, String>,
+    /// `None`: no content row; `Some(None)`: a content row whose value was removed.
+    pub content: Option<Option<Vec<u8>>>,
+}
+
+/// A signed statement of the chain head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub hash: Digest,
+    pub signed_at: i64,
+    pub public_key: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+/// The storage operations the ledger needs, in domain types. Both backends behave identically.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Which backend this is (for messages and benchmarks).
+    fn backend(&self) -> Backend;
+
+    /// The key-check value stored with the key store, if the store has been initialised.
+    async fn key_check(&self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores the key-check value unless one is there already; returns the one in force.
+    async fn init_key_check(&self, value: &[u8], now: i64) -> Result<Vec<u8>, StoreError>;
+    /// Stores a wrapped data key for `owner` unless one exists; returns the one in force.
+    async fn put_data_key(&self, owner: &str, wrapped: &WrappedKey, now: i64) -> Result<WrappedKey, StoreError>;
+    /// The wrapped data keys of `owners` that exist.
+    async fn data_keys(&self, owners: &[&str]) -> Result<Vec<(String, WrappedKey)>, StoreError>;
+
+    /// Subjects bound to any of these blind-index digests.
+    async fn find_subjects(&self, index: &[Digest]) -> Result<Vec<(Digest, SubjectId)>, StoreError>;
+    /// Binds the digests to `subject` (created if new). Digests already bound to another subject
+    /// keep their binding; returns the subject each digest is bound to afterwards.
+    async fn bind_subject(&self, subject: &SubjectId, index: &[Digest], now: i64) -> Result<Vec<(Digest, SubjectId)>, StoreError>;
+
+    /// Appends envelopes to the chain in one transaction; duplicates are skipped.
+    async fn append(&self, envelopes: &[NewEnvelope], link: &Linker) -> Result<AppendOutcome, StoreError>;
+    /// The current end of the chain.
+    async fn head(&self) -> Result<ChainHead, StoreError>;
+    /// Every record of one message (by message digest), in chain order.
+    async fn entries_for_message(&self, digest: &Digest) -> Result<Vec<StoredEntry>, StoreError>;
+    /// Every record whose content belongs to one of `subjects`, in chain order.
+    async fn entries_for_subjects(&self, subjects: &[SubjectId]) -> Result<Vec<StoredEntry>, StoreError>;
+    /// Up to `limit` records after `after_seq`, in order, with their content, for verification.
+    async fn scan(&self, after_seq: i64, limit: i64) -> Result<Vec<ScannedRecord>, StoreError>;
+    /// The hash of the record at `seq`, if there is one.
+    async fn hash_at(&self, seq: i64) -> Result<Option<Digest>, StoreError>;
+
+    async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError>;
+    async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError>;
+
+    /// Closes both pools, flushing SQLite's WAL.
+    async fn close(&self);
+}
+
+/// Opens (creating and migrating when missing) the ledger and key store at these URLs.
+pub async fn connect(ledger: &DatabaseUrl, keys: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
+    match ledger.backend() {
+        Backend::Sqlite => Ok(Arc::new(SqliteStore::connect(ledger, keys).await?)),
+        Backend::Postgres => Ok(Arc::new(PgStore::connect(ledger, keys).await?)),
+    }
+}

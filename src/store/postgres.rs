@@ -1,0 +1,51 @@
+//! The PostgreSQL backend: the ledger database and a key store database of its own (by default
+//! the ledger's name + `_keys` on the same server), each created when missing. Appends from many
+//! processes keep one chain: each append row-locks the chain head first.
+
+use super::common::impl_sql_store;
+use super::DatabaseUrl;
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+
+/// The ledger and key store as two PostgreSQL databases.
+pub struct PgStore {
+    ledger: PgPool,
+    keys: PgPool,
+}
+
+impl PgStore {
+    const BACKEND: Backend = Backend::Postgres;
+
+    /// Connects to both databases, creating and migrating them when missing.
+    pub async fn connect(ledger: &DatabaseUrl, keys: &DatabaseUrl) -> Result<Self, StoreError> {
+        let ledger_pool = open(ledger).await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&ledger_pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        let keys_pool = open(keys).await?;
+        sqlx::migrate!("./migrations/postgres_keys")
+            .run(&keys_pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        Ok(Self { ledger: ledger_pool, keys: keys_pool })
+    }
+
+    async fn before_close(&self) {}
+}
+
+async fn open(url: &DatabaseUrl) -> Result<PgPool, StoreError> {
+    let connect_error = |e: sqlx::Error| StoreError::Connect { url: url.to_string(), reason: e.to_string() };
+    if !sqlx::Postgres::database_exists(url.expose()).await.map_err(connect_error)? {
+        // Another process may create it at the same moment; only a still-missing database is an error.
+        if let Err(e) = sqlx::Postgres::create_database(url.expose()).await {
+            if !sqlx::Postgres::database_exists(url.expose()).await.unwrap_or(false) {
+                return Err(connect_error(e));
+            }
+        }
+    }
+    PgPoolOptions::new().max_connections(8).connect(url.expose()).await.map_err(connect_error)
+}
+
+impl_sql_store!(PgStore, sqlx::Postgres);

@@ -1,0 +1,60 @@
+//! The embedded SQLite backend: two files (ledger and key store), WAL mode, `synchronous=FULL`,
+//! `secure_delete=ON` so deleted values are overwritten rather than left in free pages.
+
+use super::common::impl_sql_store;
+use super::DatabaseUrl;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The ledger and key store as two SQLite files.
+pub struct SqliteStore {
+    ledger: SqlitePool,
+    keys: SqlitePool,
+}
+
+impl SqliteStore {
+    const BACKEND: Backend = Backend::Sqlite;
+
+    /// Opens both files, creating and migrating them when missing.
+    pub async fn connect(ledger: &DatabaseUrl, keys: &DatabaseUrl) -> Result<Self, StoreError> {
+        let ledger_pool = open(ledger).await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&ledger_pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        let keys_pool = open(keys).await?;
+        sqlx::migrate!("./migrations/sqlite_keys")
+            .run(&keys_pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        Ok(Self { ledger: ledger_pool, keys: keys_pool })
+    }
+
+    /// Folds the WAL back into the main files so it keeps no stale pages.
+    async fn before_close(&self) {
+        for pool in [&self.ledger, &self.keys] {
+            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await;
+        }
+    }
+}
+
+async fn open(url: &DatabaseUrl) -> Result<SqlitePool, StoreError> {
+    let connect_error = |e: sqlx::Error| StoreError::Connect { url: url.to_string(), reason: e.to_string() };
+    let options = SqliteConnectOptions::from_str(url.expose())
+        .map_err(connect_error)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(30))
+        .foreign_keys(true)
+        .pragma("secure_delete", "on");
+    SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .map_err(connect_error)
+}
+
+impl_sql_store!(SqliteStore, sqlx::Sqlite);
