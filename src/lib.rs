@@ -4,7 +4,12 @@
 //! Dependencies point inward: `cli` (the edge) → capabilities (`ingest`, `simulate`) →
 //! mechanisms (`ledger`, `crypto`, `store`) → `domain` (pure types).
 
+pub mod cli;
+pub mod clock;
+pub mod config;
 pub mod crypto;
 pub mod domain;
-pub mod store;
 pub mod ingest;
+pub mod ledger;
+pub mod store;
+pub mod telemetry;

@@ -9,7 +9,9 @@ use thiserror::Error;
 /// Opening failed: the key is wrong, the ciphertext was changed, or it was moved to another
 /// entry. Deliberately one variant: the reason is not revealed (OWASP ASVS 6.2.1).
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("a sealed value failed authentication (wrong key, changed bytes, or moved to another entry)")]
+#[error(
+    "a sealed value failed authentication (wrong key, changed bytes, or moved to another entry)"
+)]
 pub struct SealError;
 
 /// Seals `plaintext` under `key`, binding `aad`.

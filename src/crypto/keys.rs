@@ -38,8 +38,15 @@ impl MasterKey {
 
     /// Reads the key from its base64 text (the key file's content or `WALEDGER_MASTER_KEY`).
     pub fn from_base64(text: &str) -> Result<Self, KeyError> {
-        let bytes = Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| KeyError::Malformed)?);
-        let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| KeyError::Malformed)?;
+        let bytes = Zeroizing::new(
+            STANDARD
+                .decode(text.trim())
+                .map_err(|_| KeyError::Malformed)?,
+        );
+        let array: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| KeyError::Malformed)?;
         Ok(Self(Zeroizing::new(array)))
     }
 
@@ -155,7 +162,8 @@ impl Keyring {
 
     /// Checks a stored key-check value against this master key (constant time, by `ring`).
     pub fn confirm_key_check(&self, stored: &[u8]) -> Result<(), KeyError> {
-        hmac::verify(&self.key_check, KEY_CHECK_MESSAGE, stored).map_err(|_| KeyError::WrongMasterKey)
+        hmac::verify(&self.key_check, KEY_CHECK_MESSAGE, stored)
+            .map_err(|_| KeyError::WrongMasterKey)
     }
 
     /// A fresh random data key for `owner` (a subject id, or the system owner), and its wrapped form.
@@ -170,7 +178,8 @@ impl Keyring {
     /// Unwraps a stored data key; fails if it belongs to another owner or another master key.
     pub fn unwrap_data_key(&self, owner: &str, wrapped: &WrappedKey) -> Result<DataKey, KeyError> {
         let raw = Zeroizing::new(
-            aead::open(&self.wrapping, &wrap_aad(owner), &wrapped.0).map_err(|_| KeyError::Unwrap)?,
+            aead::open(&self.wrapping, &wrap_aad(owner), &wrapped.0)
+                .map_err(|_| KeyError::Unwrap)?,
         );
         let bytes: &[u8; 32] = raw.as_slice().try_into().map_err(|_| KeyError::Unwrap)?;
         Ok(DataKey::from_bytes(bytes))
@@ -212,8 +221,14 @@ mod tests {
         let again = MasterKey::from_base64(&text).unwrap();
         assert_eq!(again.dangerously_to_base64(), text);
         assert_eq!(format!("{key:?}"), "MasterKey([redacted])");
-        assert!(matches!(MasterKey::from_base64("c2hvcnQ="), Err(KeyError::Malformed)));
-        assert!(matches!(MasterKey::from_base64("not base64!"), Err(KeyError::Malformed)));
+        assert!(matches!(
+            MasterKey::from_base64("c2hvcnQ="),
+            Err(KeyError::Malformed)
+        ));
+        assert!(matches!(
+            MasterKey::from_base64("not base64!"),
+            Err(KeyError::Malformed)
+        ));
     }
 
     #[test]

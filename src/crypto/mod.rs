@@ -8,9 +8,9 @@ mod digest;
 mod keys;
 mod signing;
 
+pub use crate::domain::Digest;
 pub use aead::{open, seal, SealError};
 pub use digest::sha256;
-pub use crate::domain::Digest;
 pub use keys::{DataKey, KeyError, Keyring, MasterKey, WrappedKey};
 pub use signing::{public_key_id, verify_signature, SignatureError, PUBLIC_KEY_ID_LEN};
 

@@ -11,7 +11,11 @@ pub const PUBLIC_KEY_ID_LEN: usize = 8;
 pub struct SignatureError;
 
 /// Checks an Ed25519 signature.
-pub fn verify_signature(public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
+pub fn verify_signature(
+    public_key: &[u8],
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), SignatureError> {
     ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public_key)
         .verify(message, signature)
         .map_err(|_| SignatureError)

@@ -99,5 +99,8 @@ pub struct ChainHead {
 }
 
 impl ChainHead {
-    pub const GENESIS: ChainHead = ChainHead { seq: 0, hash: [0; 32] };
+    pub const GENESIS: ChainHead = ChainHead {
+        seq: 0,
+        hash: [0; 32],
+    };
 }

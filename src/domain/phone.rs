@@ -15,7 +15,9 @@ pub struct PhoneNumber(String);
 /// Why a written phone number could not be normalised. Never carries the number itself.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PhoneError {
-    #[error("the phone number cannot be read; write it with its country code, e.g. +44 7700 900123")]
+    #[error(
+        "the phone number cannot be read; write it with its country code, e.g. +44 7700 900123"
+    )]
     Unparseable,
 }
 
@@ -36,8 +38,8 @@ impl PhoneNumber {
         }
         // Without a `+` the digits are read as international: wa_ids and most CRM exports are
         // written that way, and guessing a home region would misdeliver an erasure.
-        let number = phonenumber::parse(None, format!("+{digits}"))
-            .map_err(|_| PhoneError::Unparseable)?;
+        let number =
+            phonenumber::parse(None, format!("+{digits}")).map_err(|_| PhoneError::Unparseable)?;
         let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
         Ok(Self(e164))
     }
@@ -108,8 +110,16 @@ mod tests {
 
     #[test]
     fn common_written_forms_normalise_to_one_e164() {
-        for written in ["+44 7700 900123", "447700900123", "+447700900123", "+44 (7700) 900-123"] {
-            assert_eq!(PhoneNumber::parse(written).unwrap().expose_e164(), "+447700900123");
+        for written in [
+            "+44 7700 900123",
+            "447700900123",
+            "+447700900123",
+            "+44 (7700) 900-123",
+        ] {
+            assert_eq!(
+                PhoneNumber::parse(written).unwrap().expose_e164(),
+                "+447700900123"
+            );
         }
         let us = PhoneNumber::parse("+1 (415) 555-0134").unwrap();
         assert_eq!(us.expose_e164(), "+14155550134");
@@ -117,7 +127,14 @@ mod tests {
 
     #[test]
     fn unreadable_numbers_are_refused_without_echoing_them() {
-        for bad in ["", "hello", "12", "+44 77OO 900123", "44+7700900123", "1234567890123456789"] {
+        for bad in [
+            "",
+            "hello",
+            "12",
+            "+44 77OO 900123",
+            "44+7700900123",
+            "1234567890123456789",
+        ] {
             let err = PhoneNumber::parse(bad).unwrap_err();
             assert!(!err.to_string().contains("7700"), "{err}");
         }
@@ -132,7 +149,11 @@ mod tests {
     #[test]
     fn brazil_and_mexico_aliases_cover_meta_rewrites() {
         let br = PhoneNumber::parse("+55 92 98172 3241").unwrap();
-        let forms: Vec<_> = br.aliases().iter().map(|p| p.expose_e164().to_owned()).collect();
+        let forms: Vec<_> = br
+            .aliases()
+            .iter()
+            .map(|p| p.expose_e164().to_owned())
+            .collect();
         assert_eq!(forms, ["+5592981723241", "+559281723241"]);
         let br_wa = PhoneNumber::from_wire("559281723241").unwrap();
         assert!(br_wa.aliases().contains(&br));

@@ -48,35 +48,58 @@ impl Envelope {
     /// Builds an envelope from an already-parsed JSON value.
     pub fn from_value(value: Value, default_kind: Option<&str>) -> Result<Self, EnvelopeError> {
         let Value::Object(mut obj) = value else {
-            return Err(EnvelopeError::new("an envelope must be a JSON object with a \"kind\" of \"send\" or \"webhook\""));
+            return Err(EnvelopeError::new(
+                "an envelope must be a JSON object with a \"kind\" of \"send\" or \"webhook\"",
+            ));
         };
         let kind = match obj.get("kind") {
             Some(Value::String(k)) => k.clone(),
             None => default_kind
-                .ok_or_else(|| EnvelopeError::new("missing \"kind\"; add \"kind\":\"send\" or \"kind\":\"webhook\""))?
+                .ok_or_else(|| {
+                    EnvelopeError::new(
+                        "missing \"kind\"; add \"kind\":\"send\" or \"kind\":\"webhook\"",
+                    )
+                })?
                 .to_string(),
-            Some(_) => return Err(EnvelopeError::new("\"kind\" must be the string \"send\" or \"webhook\"")),
+            Some(_) => {
+                return Err(EnvelopeError::new(
+                    "\"kind\" must be the string \"send\" or \"webhook\"",
+                ))
+            }
         };
         match kind.as_str() {
             "send" => Ok(Envelope::Send {
                 sent_at: time_field(&obj, "sent_at")?,
                 phone_number_id: string_field(&obj, "phone_number_id")?,
-                request: object_field(&mut obj, "request")?
-                    .ok_or_else(|| EnvelopeError::new("missing \"request\"; add the body of the Cloud API send call"))?,
+                request: object_field(&mut obj, "request")?.ok_or_else(|| {
+                    EnvelopeError::new(
+                        "missing \"request\"; add the body of the Cloud API send call",
+                    )
+                })?,
                 response: object_field(&mut obj, "response")?,
             }),
             "webhook" => {
                 let received_at = time_field(&obj, "received_at")?;
-                let payload = object_field(&mut obj, "payload")?
-                    .ok_or_else(|| EnvelopeError::new("missing \"payload\"; add the webhook notification as Meta delivered it"))?;
-                if payload.get("object").and_then(Value::as_str) != Some("whatsapp_business_account") {
+                let payload = object_field(&mut obj, "payload")?.ok_or_else(|| {
+                    EnvelopeError::new(
+                        "missing \"payload\"; add the webhook notification as Meta delivered it",
+                    )
+                })?;
+                if payload.get("object").and_then(Value::as_str)
+                    != Some("whatsapp_business_account")
+                {
                     return Err(EnvelopeError::new(
                         "\"payload.object\" is not \"whatsapp_business_account\"; only WhatsApp Business webhooks are recorded",
                     ));
                 }
-                Ok(Envelope::Webhook { received_at, payload })
+                Ok(Envelope::Webhook {
+                    received_at,
+                    payload,
+                })
             }
-            _ => Err(EnvelopeError::new("unknown \"kind\"; use \"send\" or \"webhook\"")),
+            _ => Err(EnvelopeError::new(
+                "unknown \"kind\"; use \"send\" or \"webhook\"",
+            )),
         }
     }
 
@@ -92,13 +115,20 @@ impl Envelope {
     /// same content have the same bytes, so the second is recognised as a duplicate.
     pub fn canonical_content(&self) -> Vec<u8> {
         let value = match self {
-            Envelope::Send { phone_number_id, request, response, .. } => serde_json::json!({
+            Envelope::Send {
+                phone_number_id,
+                request,
+                response,
+                ..
+            } => serde_json::json!({
                 "kind": "send",
                 "phone_number_id": phone_number_id,
                 "request": request,
                 "response": response,
             }),
-            Envelope::Webhook { payload, .. } => serde_json::json!({"kind": "webhook", "payload": payload}),
+            Envelope::Webhook { payload, .. } => {
+                serde_json::json!({"kind": "webhook", "payload": payload})
+            }
         };
         canonical_json(&value)
     }
@@ -111,7 +141,11 @@ fn canonical_json(value: &Value) -> Vec<u8> {
             Value::Object(map) => {
                 let mut keys: Vec<&String> = map.keys().collect();
                 keys.sort();
-                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&map[k]))).collect())
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&map[k])))
+                        .collect(),
+                )
             }
             Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
             other => other.clone(),
@@ -128,30 +162,41 @@ fn json_error(e: &serde_json::Error) -> EnvelopeError {
         Category::Data => "the line holds JSON of the wrong shape",
         Category::Io => "the line could not be read",
     };
-    EnvelopeError::new(format!("{what} (column {}); write one JSON envelope per line", e.column()))
+    EnvelopeError::new(format!(
+        "{what} (column {}); write one JSON envelope per line",
+        e.column()
+    ))
 }
 
 fn string_field(obj: &Map<String, Value>, name: &str) -> Result<String, EnvelopeError> {
     match obj.get(name) {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
         Some(Value::Number(n)) => Ok(n.to_string()),
-        _ => Err(EnvelopeError::new(format!("missing or empty \"{name}\"; add it as a string"))),
+        _ => Err(EnvelopeError::new(format!(
+            "missing or empty \"{name}\"; add it as a string"
+        ))),
     }
 }
 
-fn object_field(obj: &mut Map<String, Value>, name: &str) -> Result<Option<Map<String, Value>>, EnvelopeError> {
+fn object_field(
+    obj: &mut Map<String, Value>,
+    name: &str,
+) -> Result<Option<Map<String, Value>>, EnvelopeError> {
     match obj.remove(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(map)) => Ok(Some(map)),
-        Some(_) => Err(EnvelopeError::new(format!("\"{name}\" must be a JSON object"))),
+        Some(_) => Err(EnvelopeError::new(format!(
+            "\"{name}\" must be a JSON object"
+        ))),
     }
 }
 
 fn time_field(obj: &Map<String, Value>, name: &str) -> Result<DateTime<Utc>, EnvelopeError> {
-    let text = obj
-        .get(name)
-        .and_then(Value::as_str)
-        .ok_or_else(|| EnvelopeError::new(format!("missing \"{name}\"; add an RFC 3339 time such as 2026-11-01T10:00:00Z")))?;
+    let text = obj.get(name).and_then(Value::as_str).ok_or_else(|| {
+        EnvelopeError::new(format!(
+            "missing \"{name}\"; add an RFC 3339 time such as 2026-11-01T10:00:00Z"
+        ))
+    })?;
     parse_time(text).ok_or_else(|| {
         EnvelopeError::new(format!("\"{name}\" is not an RFC 3339 time or YYYY-MM-DD date; write e.g. 2026-11-01T10:00:00Z"))
     })
@@ -175,9 +220,15 @@ mod tests {
     #[test]
     fn reads_both_kinds() {
         let send = r#"{"kind":"send","sent_at":"2026-11-01T10:00:00Z","phone_number_id":"1065","request":{"to":"+447700900123"},"response":{"messages":[{"id":"wamid.X"}]}}"#;
-        assert!(matches!(Envelope::parse(send, None).unwrap(), Envelope::Send { .. }));
+        assert!(matches!(
+            Envelope::parse(send, None).unwrap(),
+            Envelope::Send { .. }
+        ));
         let hook = r#"{"kind":"webhook","received_at":"2026-11-01","payload":{"object":"whatsapp_business_account","entry":[]}}"#;
-        assert!(matches!(Envelope::parse(hook, None).unwrap(), Envelope::Webhook { .. }));
+        assert!(matches!(
+            Envelope::parse(hook, None).unwrap(),
+            Envelope::Webhook { .. }
+        ));
     }
 
     #[test]
@@ -200,7 +251,10 @@ mod tests {
     fn canonical_content_ignores_key_order_and_times() {
         let a = r#"{"kind":"webhook","received_at":"2026-11-01T10:00:00Z","payload":{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[]}]}}"#;
         let b = r#"{"payload":{"entry":[{"changes":[],"id":"1"}],"object":"whatsapp_business_account"},"received_at":"2026-11-02T11:00:00Z","kind":"webhook"}"#;
-        let (a, b) = (Envelope::parse(a, None).unwrap(), Envelope::parse(b, None).unwrap());
+        let (a, b) = (
+            Envelope::parse(a, None).unwrap(),
+            Envelope::parse(b, None).unwrap(),
+        );
         assert_eq!(a.canonical_content(), b.canonical_content());
     }
 }

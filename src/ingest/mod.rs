@@ -3,6 +3,8 @@
 
 pub mod envelope;
 pub mod extract;
+pub mod run;
 
 pub use envelope::{Envelope, EnvelopeError};
 pub use extract::{extract, Extracted};
+pub use run::{IngestSummary, Ingestor, RejectedLine};

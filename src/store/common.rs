@@ -55,21 +55,18 @@ macro_rules! impl_sql_store {
                     .await?)
             }
 
-            async fn put_data_key(&self, owner: &str, wrapped: &WrappedKey, now: i64) -> Result<WrappedKey, StoreError> {
-                sqlx::query(
-                    "INSERT INTO data_keys (owner, wrapped, created_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (owner) DO NOTHING",
-                )
-                .bind(owner)
-                .bind(wrapped.0.as_slice())
-                .bind(now)
-                .execute(&self.keys)
-                .await?;
-                let stored: Vec<u8> = sqlx::query_scalar("SELECT wrapped FROM data_keys WHERE owner = $1")
-                    .bind(owner)
-                    .fetch_one(&self.keys)
-                    .await?;
-                Ok(WrappedKey(stored))
+            async fn put_data_keys(&self, keys: &[(String, WrappedKey)], now: i64) -> Result<(), StoreError> {
+                let mut tx = self.keys.begin().await?;
+                for chunk in keys.chunks(INSERT_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO data_keys (owner, wrapped, created_at) ");
+                    qb.push_values(chunk, |mut b, (owner, wrapped)| {
+                        b.push_bind(owner.as_str()).push_bind(wrapped.0.as_slice()).push_bind(now);
+                    });
+                    qb.push(" ON CONFLICT (owner) DO NOTHING");
+                    qb.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn data_keys(&self, owners: &[&str]) -> Result<Vec<(String, WrappedKey)>, StoreError> {
@@ -106,27 +103,39 @@ macro_rules! impl_sql_store {
                 Ok(found)
             }
 
-            async fn bind_subject(&self, subject: &SubjectId, index: &[Digest], now: i64) -> Result<Vec<(Digest, SubjectId)>, StoreError> {
+            async fn bind_subjects(&self, bindings: &[(SubjectId, Vec<Digest>)], now: i64) -> Result<Vec<(Digest, SubjectId)>, StoreError> {
                 let mut tx = self.ledger.begin().await?;
-                sqlx::query("INSERT INTO subjects (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
-                    .bind(subject.as_str())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                for digest in index {
-                    sqlx::query("INSERT INTO subject_index (digest, subject_id) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING")
-                        .bind(digest.as_slice())
-                        .bind(subject.as_str())
-                        .execute(&mut *tx)
-                        .await?;
+                for chunk in bindings.chunks(INSERT_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO subjects (id, created_at) ");
+                    qb.push_values(chunk, |mut b, (subject, _)| {
+                        b.push_bind(subject.as_str()).push_bind(now);
+                    });
+                    qb.push(" ON CONFLICT (id) DO NOTHING");
+                    qb.build().execute(&mut *tx).await?;
                 }
-                // Lost every race: the subject row would be an orphan.
-                sqlx::query("DELETE FROM subjects WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM subject_index WHERE subject_id = $1)")
+                let pairs: Vec<(&Digest, &SubjectId)> =
+                    bindings.iter().flat_map(|(s, ds)| ds.iter().map(move |d| (d, s))).collect();
+                for chunk in pairs.chunks(INSERT_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO subject_index (digest, subject_id) ");
+                    qb.push_values(chunk, |mut b, (digest, subject)| {
+                        b.push_bind(digest.as_slice()).push_bind(subject.as_str());
+                    });
+                    qb.push(" ON CONFLICT (digest) DO NOTHING");
+                    qb.build().execute(&mut *tx).await?;
+                }
+                // A subject that lost every race to another writer would be an orphan.
+                for (subject, _) in bindings {
+                    sqlx::query(
+                        "DELETE FROM subjects WHERE id = $1 \
+                         AND NOT EXISTS (SELECT 1 FROM subject_index WHERE subject_id = $1)",
+                    )
                     .bind(subject.as_str())
                     .execute(&mut *tx)
                     .await?;
+                }
                 tx.commit().await?;
-                self.find_subjects(index).await
+                let digests: Vec<Digest> = pairs.iter().map(|(d, _)| **d).collect();
+                self.find_subjects(&digests).await
             }
 
             async fn append(&self, envelopes: &[NewEnvelope], link: &Linker) -> Result<AppendOutcome, StoreError> {

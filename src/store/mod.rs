@@ -23,7 +23,9 @@ use thiserror::Error;
 /// Failures at the storage boundary. Messages carry no personal data and no credentials.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("cannot open the database at {url}: {reason}; check the URL and that the server is running")]
+    #[error(
+        "cannot open the database at {url}: {reason}; check the URL and that the server is running"
+    )]
     Connect { url: String, reason: String },
     #[error("cannot migrate the database: {0}")]
     Migrate(String),
@@ -107,25 +109,41 @@ pub trait Store: Send + Sync {
     async fn key_check(&self) -> Result<Option<Vec<u8>>, StoreError>;
     /// Stores the key-check value unless one is there already; returns the one in force.
     async fn init_key_check(&self, value: &[u8], now: i64) -> Result<Vec<u8>, StoreError>;
-    /// Stores a wrapped data key for `owner` unless one exists; returns the one in force.
-    async fn put_data_key(&self, owner: &str, wrapped: &WrappedKey, now: i64) -> Result<WrappedKey, StoreError>;
+    /// Stores wrapped data keys, one transaction; an owner that already has a key keeps it.
+    async fn put_data_keys(
+        &self,
+        keys: &[(String, WrappedKey)],
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// The wrapped data keys of `owners` that exist.
     async fn data_keys(&self, owners: &[&str]) -> Result<Vec<(String, WrappedKey)>, StoreError>;
 
     /// Subjects bound to any of these blind-index digests.
-    async fn find_subjects(&self, index: &[Digest]) -> Result<Vec<(Digest, SubjectId)>, StoreError>;
-    /// Binds the digests to `subject` (created if new). Digests already bound to another subject
-    /// keep their binding; returns the subject each digest is bound to afterwards.
-    async fn bind_subject(&self, subject: &SubjectId, index: &[Digest], now: i64) -> Result<Vec<(Digest, SubjectId)>, StoreError>;
+    async fn find_subjects(&self, index: &[Digest])
+        -> Result<Vec<(Digest, SubjectId)>, StoreError>;
+    /// Binds each subject's digests to it (creating the subject), one transaction. Digests already
+    /// bound to another subject keep their binding; returns the binding of every digest afterwards.
+    async fn bind_subjects(
+        &self,
+        bindings: &[(SubjectId, Vec<Digest>)],
+        now: i64,
+    ) -> Result<Vec<(Digest, SubjectId)>, StoreError>;
 
     /// Appends envelopes to the chain in one transaction; duplicates are skipped.
-    async fn append(&self, envelopes: &[NewEnvelope], link: &Linker) -> Result<AppendOutcome, StoreError>;
+    async fn append(
+        &self,
+        envelopes: &[NewEnvelope],
+        link: &Linker,
+    ) -> Result<AppendOutcome, StoreError>;
     /// The current end of the chain.
     async fn head(&self) -> Result<ChainHead, StoreError>;
     /// Every record of one message (by message digest), in chain order.
     async fn entries_for_message(&self, digest: &Digest) -> Result<Vec<StoredEntry>, StoreError>;
     /// Every record whose content belongs to one of `subjects`, in chain order.
-    async fn entries_for_subjects(&self, subjects: &[SubjectId]) -> Result<Vec<StoredEntry>, StoreError>;
+    async fn entries_for_subjects(
+        &self,
+        subjects: &[SubjectId],
+    ) -> Result<Vec<StoredEntry>, StoreError>;
     /// Up to `limit` records after `after_seq`, in order, with their content, for verification.
     async fn scan(&self, after_seq: i64, limit: i64) -> Result<Vec<ScannedRecord>, StoreError>;
     /// The hash of the record at `seq`, if there is one.
@@ -139,7 +157,10 @@ pub trait Store: Send + Sync {
 }
 
 /// Opens (creating and migrating when missing) the ledger and key store at these URLs.
-pub async fn connect(ledger: &DatabaseUrl, keys: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
+pub async fn connect(
+    ledger: &DatabaseUrl,
+    keys: &DatabaseUrl,
+) -> Result<Arc<dyn Store>, StoreError> {
     match ledger.backend() {
         Backend::Sqlite => Ok(Arc::new(SqliteStore::connect(ledger, keys).await?)),
         Backend::Postgres => Ok(Arc::new(PgStore::connect(ledger, keys).await?)),

@@ -29,23 +29,39 @@ impl PgStore {
             .run(&keys_pool)
             .await
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
-        Ok(Self { ledger: ledger_pool, keys: keys_pool })
+        Ok(Self {
+            ledger: ledger_pool,
+            keys: keys_pool,
+        })
     }
 
     async fn before_close(&self) {}
 }
 
 async fn open(url: &DatabaseUrl) -> Result<PgPool, StoreError> {
-    let connect_error = |e: sqlx::Error| StoreError::Connect { url: url.to_string(), reason: e.to_string() };
-    if !sqlx::Postgres::database_exists(url.expose()).await.map_err(connect_error)? {
+    let connect_error = |e: sqlx::Error| StoreError::Connect {
+        url: url.to_string(),
+        reason: e.to_string(),
+    };
+    if !sqlx::Postgres::database_exists(url.expose())
+        .await
+        .map_err(connect_error)?
+    {
         // Another process may create it at the same moment; only a still-missing database is an error.
         if let Err(e) = sqlx::Postgres::create_database(url.expose()).await {
-            if !sqlx::Postgres::database_exists(url.expose()).await.unwrap_or(false) {
+            if !sqlx::Postgres::database_exists(url.expose())
+                .await
+                .unwrap_or(false)
+            {
                 return Err(connect_error(e));
             }
         }
     }
-    PgPoolOptions::new().max_connections(8).connect(url.expose()).await.map_err(connect_error)
+    PgPoolOptions::new()
+        .max_connections(8)
+        .connect(url.expose())
+        .await
+        .map_err(connect_error)
 }
 
 impl_sql_store!(PgStore, sqlx::Postgres);

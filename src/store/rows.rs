@@ -33,7 +33,9 @@ pub(super) const ENTRY_COLUMNS: &str = "c.seq, c.entry_id, c.kind, c.message_dig
      c.hash, ct.subject_id, ct.state, ct.sealed";
 
 fn digest(bytes: &[u8], what: &str) -> Result<Digest, String> {
-    bytes.try_into().map_err(|_| format!("{what} is not 32 bytes"))
+    bytes
+        .try_into()
+        .map_err(|_| format!("{what} is not 32 bytes"))
 }
 
 fn opt_digest(bytes: &Option<Vec<u8>>, what: &str) -> Result<Option<Digest>, String> {
@@ -57,7 +59,10 @@ impl EntryRow {
             seq: self.seq,
             body: RecordBody {
                 entry_id: EntryId::from_bytes(entry_id),
-                kind: self.kind.parse().map_err(|_| "unknown record kind".to_string())?,
+                kind: self
+                    .kind
+                    .parse()
+                    .map_err(|_| "unknown record kind".to_string())?,
                 message_digest: opt_digest(&self.message_digest, "message digest")?,
                 direction: parse_opt(&self.direction, "direction")?,
                 field: parse_opt(&self.field, "field kind")?,

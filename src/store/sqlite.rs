@@ -29,19 +29,27 @@ impl SqliteStore {
             .run(&keys_pool)
             .await
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
-        Ok(Self { ledger: ledger_pool, keys: keys_pool })
+        Ok(Self {
+            ledger: ledger_pool,
+            keys: keys_pool,
+        })
     }
 
     /// Folds the WAL back into the main files so it keeps no stale pages.
     async fn before_close(&self) {
         for pool in [&self.ledger, &self.keys] {
-            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await;
+            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await;
         }
     }
 }
 
 async fn open(url: &DatabaseUrl) -> Result<SqlitePool, StoreError> {
-    let connect_error = |e: sqlx::Error| StoreError::Connect { url: url.to_string(), reason: e.to_string() };
+    let connect_error = |e: sqlx::Error| StoreError::Connect {
+        url: url.to_string(),
+        reason: e.to_string(),
+    };
     let options = SqliteConnectOptions::from_str(url.expose())
         .map_err(connect_error)?
         .create_if_missing(true)

@@ -18,7 +18,10 @@ impl DatabaseUrl {
     /// Accepts `sqlite:…` and `postgres://…` / `postgresql://…` URLs.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
-        if raw.starts_with("sqlite:") || raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        if raw.starts_with("sqlite:")
+            || raw.starts_with("postgres://")
+            || raw.starts_with("postgresql://")
+        {
             Ok(Self(raw.to_string()))
         } else {
             Err("the database URL must start with sqlite: or postgres://".into())
@@ -53,7 +56,9 @@ impl fmt::Display for DatabaseUrl {
             (Some(scheme), Some(at)) if at > scheme => {
                 let creds = &self.0[scheme + 3..at];
                 match creds.find(':') {
-                    Some(colon) => write!(f, "{}:***{}", &self.0[..scheme + 3 + colon], &self.0[at..]),
+                    Some(colon) => {
+                        write!(f, "{}:***{}", &self.0[..scheme + 3 + colon], &self.0[at..])
+                    }
                     None => f.write_str(&self.0),
                 }
             }
@@ -78,9 +83,15 @@ pub fn default_keystore_url(ledger: &DatabaseUrl) -> DatabaseUrl {
     };
     let keyed = match ledger.backend() {
         Backend::Sqlite => {
-            let file_start = base.rfind('/').map_or(base.find(':').unwrap_or(0) + 1, |i| i + 1);
+            let file_start = base
+                .rfind('/')
+                .map_or(base.find(':').unwrap_or(0) + 1, |i| i + 1);
             match base[file_start..].rfind('.') {
-                Some(dot) => format!("{}.keys{}", &base[..file_start + dot], &base[file_start + dot..]),
+                Some(dot) => format!(
+                    "{}.keys{}",
+                    &base[..file_start + dot],
+                    &base[file_start + dot..]
+                ),
                 None => format!("{base}.keys"),
             }
         }
@@ -101,16 +112,27 @@ mod tests {
     use super::*;
 
     fn keys(url: &str) -> String {
-        default_keystore_url(&DatabaseUrl::parse(url).unwrap()).expose().to_string()
+        default_keystore_url(&DatabaseUrl::parse(url).unwrap())
+            .expose()
+            .to_string()
     }
 
     #[test]
     fn keystore_sits_beside_the_ledger() {
         assert_eq!(keys("sqlite://waledger.db"), "sqlite://waledger.keys.db");
-        assert_eq!(keys("sqlite:///var/lib/w/ledger.db?mode=rwc"), "sqlite:///var/lib/w/ledger.keys.db?mode=rwc");
+        assert_eq!(
+            keys("sqlite:///var/lib/w/ledger.db?mode=rwc"),
+            "sqlite:///var/lib/w/ledger.keys.db?mode=rwc"
+        );
         assert_eq!(keys("sqlite:data/ledger"), "sqlite:data/ledger.keys");
-        assert_eq!(keys("postgres://u:p@h:5432/waledger"), "postgres://u:p@h:5432/waledger_keys");
-        assert_eq!(keys("postgres://u@h/w?sslmode=disable"), "postgres://u@h/w_keys?sslmode=disable");
+        assert_eq!(
+            keys("postgres://u:p@h:5432/waledger"),
+            "postgres://u:p@h:5432/waledger_keys"
+        );
+        assert_eq!(
+            keys("postgres://u@h/w?sslmode=disable"),
+            "postgres://u@h/w_keys?sslmode=disable"
+        );
     }
 
     #[test]

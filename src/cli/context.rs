@@ -1,0 +1,48 @@
+//! What every command needs: the settings in force, the output format, and ways to open the
+//! store and the ledger with clear errors when something is missing.
+
+use super::{Format, GlobalArgs};
+use crate::clock;
+use crate::config::{load_master_key, Overrides, Settings};
+use crate::ledger::Ledger;
+use crate::store::{self, Store};
+use anyhow::Context;
+use std::sync::Arc;
+
+/// Settings and output format for one command run.
+pub struct Ctx {
+    pub settings: Settings,
+    pub format: Format,
+}
+
+impl Ctx {
+    pub fn load(global: &GlobalArgs) -> anyhow::Result<Self> {
+        let overrides = Overrides {
+            config: global.config.clone(),
+            database_url: global.database_url.clone(),
+            keystore_url: global.keystore_url.clone(),
+            key_file: global.key_file.clone(),
+            policies: global.policies.clone(),
+            listen: None,
+        };
+        let settings =
+            Settings::load(&overrides, &|k| std::env::var(k).ok()).context("loading settings")?;
+        Ok(Self {
+            settings,
+            format: global.format.unwrap_or_else(Format::default_for_stdout),
+        })
+    }
+
+    /// Opens (creating and migrating when missing) the ledger and key store databases.
+    pub async fn open_store(&self) -> anyhow::Result<Arc<dyn Store>> {
+        let s = &self.settings;
+        Ok(store::connect(&s.database_url, &s.keystore_url).await?)
+    }
+
+    /// Opens the ledger with the master key.
+    pub async fn open_ledger(&self) -> anyhow::Result<Ledger> {
+        let master = load_master_key(&self.settings, &|k| std::env::var(k).ok())?;
+        let store = self.open_store().await?;
+        Ok(Ledger::open(store, &master, clock::now()).await?)
+    }
+}

@@ -1,0 +1,42 @@
+//! `waledger init`: creates the master key file (mode 0600) if there is none, creates or migrates
+//! both databases, and checks that the key opens the key store. Idempotent; never overwrites a key.
+
+use super::{Ctx, Exit};
+use crate::{clock, config, ledger::Ledger};
+use anyhow::Context;
+use std::io::Write;
+
+/// Create the master key, the ledger and the key store (safe to run again)
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {}
+
+impl InitArgs {
+    pub async fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> anyhow::Result<Exit> {
+        let s = &ctx.settings;
+        let from_env = std::env::var_os("WALEDGER_MASTER_KEY").is_some();
+        let created = if from_env {
+            false
+        } else {
+            config::create_key_file(&s.key_file)
+                .with_context(|| format!("creating the master key file {}", s.key_file.display()))?
+        };
+        let master = config::load_master_key(s, &|k| std::env::var(k).ok())?;
+        let store = ctx.open_store().await?;
+        let ledger = Ledger::open(store, &master, clock::now()).await?;
+        let head = ledger.store().head().await?;
+        ledger.store().close().await;
+
+        let key_line = match (from_env, created) {
+            (true, _) => "master key: from WALEDGER_MASTER_KEY".to_string(),
+            (false, true) => format!(
+                "master key: created {} (mode 0600); back it up apart from the database",
+                s.key_file.display()
+            ),
+            (false, false) => format!("master key: using existing {}", s.key_file.display()),
+        };
+        writeln!(out, "{key_line}")?;
+        writeln!(out, "ledger: {} ({} entries)", s.database_url, head.seq)?;
+        writeln!(out, "key store: {}", s.keystore_url)?;
+        Ok(Exit::Success)
+    }
+}

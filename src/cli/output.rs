@@ -1,0 +1,57 @@
+//! Output: `table` (tabled) for people, `json` (one document on stdout) for scripts.
+
+use clap::ValueEnum;
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+use tabled::settings::Style;
+use tabled::{Table, Tabled};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+impl Format {
+    /// `table` on a terminal, `json` when piped.
+    pub fn default_for_stdout() -> Self {
+        if std::io::stdout().is_terminal() {
+            Format::Table
+        } else {
+            Format::Json
+        }
+    }
+}
+
+/// Writes one JSON document and a newline.
+pub fn json(out: &mut dyn Write, value: &impl Serialize) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Writes rows as a table.
+pub fn table<T: Tabled>(
+    out: &mut dyn Write,
+    rows: impl IntoIterator<Item = T>,
+) -> anyhow::Result<()> {
+    let mut table = Table::new(rows);
+    table.with(Style::rounded());
+    writeln!(out, "{table}")?;
+    Ok(())
+}
+
+/// A two-column key/value table.
+pub fn pairs(out: &mut dyn Write, pairs: &[(&str, String)]) -> anyhow::Result<()> {
+    #[derive(Tabled)]
+    struct Pair<'a> {
+        #[tabled(rename = "")]
+        key: &'a str,
+        #[tabled(rename = "")]
+        value: &'a str,
+    }
+    let mut table = Table::new(pairs.iter().map(|(k, v)| Pair { key: k, value: v }));
+    table.with(Style::rounded());
+    writeln!(out, "{table}")?;
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! The ledger: turns extracted field values into sealed content and chain records, appends them
+//! envelope by envelope, signs checkpoints of the chain head, and reads entries back decrypted.
+//! It owns the rules of the two layers (DESIGN.md): the chain holds only non-personal metadata
+//! and ciphertext digests; content is always sealed under its subject's data key.
+
+pub mod chain;
+mod checkpoint;
+mod read;
+mod subjects;
+mod verify;
+
+pub use checkpoint::{CheckpointError, CheckpointFile};
+pub use read::EntryView;
+pub use subjects::SYSTEM_OWNER;
+pub use verify::{BadEntry, VerifyReport};
+
+use crate::crypto::{sha256, KeyError, Keyring, MasterKey};
+use crate::domain::{EntryId, FieldValue, PhoneNumber, RecordBody, RecordKind, SubjectId};
+use crate::ingest::Extracted;
+use crate::store::{AppendOutcome, NewEnvelope, NewRecord, SealedContent, Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::HashSet;
+use std::sync::Arc;
+use subjects::Subjects;
+use thiserror::Error;
+
+/// Failures of ledger operations. No message carries personal data.
+#[derive(Debug, Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("a stored value failed to decrypt (entry {seq}); run `waledger verify`")]
+    Undecryptable { seq: i64 },
+}
+
+/// One envelope ready to record: its canonical content (for duplicate detection) and its values.
+#[derive(Debug)]
+pub struct PreparedEnvelope {
+    pub canonical: Vec<u8>,
+    pub extracted: Extracted,
+}
+
+/// An open ledger: a store and the keys derived from the master key.
+pub struct Ledger {
+    store: Arc<dyn Store>,
+    keyring: Keyring,
+    subjects: Subjects,
+}
+
+impl Ledger {
+    /// Opens the ledger, checking that `master` is the key its key store was made with (the
+    /// first open of an empty key store records which key that is).
+    pub async fn open(
+        store: Arc<dyn Store>,
+        master: &MasterKey,
+        now: DateTime<Utc>,
+    ) -> Result<Self, LedgerError> {
+        let keyring = Keyring::derive(master);
+        let stored = match store.key_check().await? {
+            Some(value) => value,
+            None => {
+                store
+                    .init_key_check(&keyring.key_check(), now.timestamp())
+                    .await?
+            }
+        };
+        keyring.confirm_key_check(&stored)?;
+        Ok(Self {
+            store,
+            keyring,
+            subjects: Subjects::default(),
+        })
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// Records envelopes in one transaction, each whole; already-recorded ones count as
+    /// duplicates. Times after `now` are clamped to `now`.
+    pub async fn record(
+        &mut self,
+        envelopes: &[PreparedEnvelope],
+        now: DateTime<Utc>,
+    ) -> Result<AppendOutcome, LedgerError> {
+        let now_s = now.timestamp();
+        self.resolve_subjects(envelopes, now_s).await?;
+        let owners = self.owners(envelopes);
+        let owner_refs: Vec<&str> = owners.iter().map(String::as_str).collect();
+        self.subjects
+            .load_keys(self.store.as_ref(), &self.keyring, &owner_refs, now_s)
+            .await?;
+
+        let new: Vec<NewEnvelope> = envelopes
+            .iter()
+            .map(|e| self.seal_envelope(e, now_s))
+            .collect();
+        Ok(self.store.append(&new, &chain::link).await?)
+    }
+
+    /// Subjects of every number in the batch, grouped by the aliases the payloads pair up.
+    async fn resolve_subjects(
+        &mut self,
+        envelopes: &[PreparedEnvelope],
+        now: i64,
+    ) -> Result<(), LedgerError> {
+        let mut seen: HashSet<PhoneNumber> = HashSet::new();
+        let mut groups: Vec<Vec<PhoneNumber>> = Vec::new();
+        for e in envelopes {
+            for group in &e.extracted.same_person {
+                if !group.is_empty() {
+                    seen.extend(group.iter().cloned());
+                    groups.push(group.clone());
+                }
+            }
+        }
+        for field in envelopes.iter().flat_map(|e| &e.extracted.fields) {
+            if let Some(phone) = &field.subject {
+                if seen.insert(phone.clone()) {
+                    groups.push(vec![phone.clone()]);
+                }
+            }
+        }
+        self.subjects
+            .resolve(self.store.as_ref(), &self.keyring, &groups, now)
+            .await?;
+        Ok(())
+    }
+
+    fn subject_of(&self, field: &FieldValue) -> Option<SubjectId> {
+        field
+            .subject
+            .as_ref()
+            .and_then(|p| self.subjects.cached(&self.keyring, p))
+    }
+
+    fn owners(&self, envelopes: &[PreparedEnvelope]) -> Vec<String> {
+        let mut owners: HashSet<String> = HashSet::new();
+        for field in envelopes.iter().flat_map(|e| &e.extracted.fields) {
+            owners.insert(
+                self.subject_of(field)
+                    .map_or(SYSTEM_OWNER.to_string(), |s| s.as_str().to_string()),
+            );
+        }
+        owners.into_iter().collect()
+    }
+
+    fn seal_envelope(&self, envelope: &PreparedEnvelope, now: i64) -> NewEnvelope {
+        let records: Vec<NewRecord> = envelope
+            .extracted
+            .fields
+            .iter()
+            .map(|f| self.seal_field(f, now))
+            .collect();
+        let subject = envelope
+            .extracted
+            .fields
+            .iter()
+            .find_map(|f| self.subject_of(f));
+        NewEnvelope {
+            digest: self.keyring.envelope_digest(&envelope.canonical),
+            subject,
+            records,
+        }
+    }
+
+    fn seal_field(&self, field: &FieldValue, now: i64) -> NewRecord {
+        let subject = self.subject_of(field);
+        let mut body = RecordBody {
+            entry_id: EntryId::new(),
+            kind: RecordKind::Field,
+            message_digest: field
+                .message
+                .as_ref()
+                .map(|m| self.keyring.message_digest(m)),
+            direction: Some(field.direction),
+            field: Some(field.kind),
+            category: Some(field.kind.category()),
+            occurred_at: field.occurred_at.timestamp().min(now),
+            recorded_at: now,
+            content_digest: None,
+            detail: None,
+        };
+        let owner = subject.as_ref().map_or(SYSTEM_OWNER, |s| s.as_str());
+        let key = self
+            .subjects
+            .key(owner)
+            .expect("keys of every owner in the batch were loaded");
+        let sealed = key.seal(
+            &chain::content_aad(&body, subject.as_ref()),
+            field.value.expose().as_bytes(),
+        );
+        body.content_digest = Some(sha256(&[&sealed]));
+        NewRecord {
+            body,
+            content: Some(SealedContent { subject, sealed }),
+        }
+    }
+}
