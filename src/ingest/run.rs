@@ -63,11 +63,12 @@ impl<'a> Ingestor<'a> {
         let text = match std::str::from_utf8(line) {
             Ok(text) => text.trim(),
             Err(_) => {
-                return Ok(self.reject(
+                self.reject(
                     source,
                     line_no,
                     "the line is not UTF-8 text; save the file as UTF-8".into(),
-                ))
+                );
+                return Ok(());
             }
         };
         if text.is_empty() {
@@ -75,7 +76,10 @@ impl<'a> Ingestor<'a> {
         }
         match prepare(text, default_kind) {
             Ok(envelope) => self.push(envelope).await,
-            Err(error) => Ok(self.reject(source, line_no, error)),
+            Err(error) => {
+                self.reject(source, line_no, error);
+                Ok(())
+            }
         }
     }
 

@@ -99,7 +99,8 @@ mod tests {
         let base = link(5, &[0; 32], &body());
         assert_ne!(base, link(6, &[0; 32], &body()));
         assert_ne!(base, link(5, &[9; 32], &body()));
-        let variants: Vec<Box<dyn Fn(&mut RecordBody)>> = vec![
+        type Change = Box<dyn Fn(&mut RecordBody)>;
+        let variants: Vec<Change> = vec![
             Box::new(|b| b.entry_id = EntryId::from_bytes([8; 16])),
             Box::new(|b| b.message_digest = None),
             Box::new(|b| b.direction = Some(Direction::Inbound)),

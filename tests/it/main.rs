@@ -1,1 +1,6 @@
+//! One integration test binary (faster to link than one per file). Every store behaviour runs on
+//! SQLite and, when `WALEDGER_TEST_DATABASE_URL` is set, on PostgreSQL.
 
+mod helpers;
+mod ledger_roundtrip;
+mod tamper;
