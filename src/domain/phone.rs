@@ -135,8 +135,8 @@ mod tests {
             "44+7700900123",
             "1234567890123456789",
         ] {
-            let err = PhoneNumber::parse(bad).unwrap_err();
-            assert!(!err.to_string().contains("7700"), "{err}");
+            let err = PhoneNumber::parse(bad).unwrap_err().to_string();
+            assert!(bad.is_empty() || !err.contains(bad), "{err}");
         }
     }
 

@@ -1,6 +1,8 @@
 //! One integration test binary (faster to link than one per file). Every store behaviour runs on
 //! SQLite and, when `WALEDGER_TEST_DATABASE_URL` is set, on PostgreSQL.
 
+mod cli;
+mod extract_fixtures;
 mod helpers;
 mod ledger_roundtrip;
 mod tamper;

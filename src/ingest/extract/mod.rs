@@ -1,5 +1,20 @@
 //! Extraction of every transmitted value from the real Cloud API shapes into `FieldValue`s
 //! (the contract's field-kind table). Pure: no I/O, no keys, time comes from the envelope.
+//!
+//! `send` reads a send call (request outbound, response inbound), `template` and `interactive` the
+//! two rich outbound message types, `webhook` walks a notification's entries and changes,
+//! `status` reads delivery statuses and `inbound` the content of received (and echoed) messages.
+//! `collector` holds the output and the current scope; `values` the JSON readers. No input can
+//! make extraction panic: unexpected shapes are skipped or kept under the nearest kind.
+
+mod collector;
+mod inbound;
+mod interactive;
+mod send;
+mod status;
+mod template;
+mod values;
+mod webhook;
 
 use super::envelope::{Envelope, EnvelopeError};
 use crate::domain::{FieldValue, PhoneNumber};
@@ -14,6 +29,22 @@ pub struct Extracted {
 }
 
 /// Extracts every field of one envelope.
-pub fn extract(_envelope: &Envelope) -> Result<Extracted, EnvelopeError> {
-    Ok(Extracted::default())
+pub fn extract(envelope: &Envelope) -> Result<Extracted, EnvelopeError> {
+    match envelope {
+        Envelope::Send {
+            sent_at,
+            phone_number_id,
+            request,
+            response,
+        } => Ok(send::extract(
+            *sent_at,
+            phone_number_id,
+            request,
+            response.as_ref(),
+        )),
+        Envelope::Webhook {
+            received_at,
+            payload,
+        } => webhook::extract(*received_at, payload),
+    }
 }

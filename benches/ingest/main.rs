@@ -1,0 +1,198 @@
+//! Ingest and verify throughput, each against a floor measured in the same run (these machines
+//! are noisy, so only ratios compare across runs):
+//! - ingest entries/s ÷ raw sqlx multi-row INSERT rows/s (rows of the same size, same settings);
+//! - verify entries/s ÷ a raw `SELECT` of the same rows;
+//! - peak resident memory of the real binary's `ingest` and `verify` at two input sizes (flat?).
+//!
+//! `cargo bench --bench ingest -- [--entries N] [--postgres URL]` (default 1,000,000 entries;
+//! PostgreSQL also from WALEDGER_TEST_DATABASE_URL).
+
+use std::io::{BufRead, BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use waledger::crypto::MasterKey;
+use waledger::ingest::Ingestor;
+use waledger::ledger::Ledger;
+use waledger::simulate::{generate, SimulateOptions};
+use waledger::store::{self, DatabaseUrl};
+
+mod floor;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let target: u64 = arg("--entries")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    let pg = arg("--postgres")
+        .or_else(|| std::env::var("WALEDGER_TEST_DATABASE_URL").ok())
+        .filter(|u| !u.is_empty());
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let traffic = dir.path().join("traffic.jsonl");
+    let messages = simulate_until(&traffic, target);
+    println!(
+        "input: {messages} simulated messages ({} MB of envelopes)",
+        std::fs::metadata(&traffic).unwrap().len() / 1_000_000
+    );
+
+    let sqlite = DatabaseUrl::parse(&format!(
+        "sqlite://{}",
+        dir.path().join("bench.db").display()
+    ))
+    .unwrap();
+    let sqlite_keys = store::default_keystore_url(&sqlite);
+    run_backend("sqlite", &sqlite, &sqlite_keys, &traffic, dir.path()).await;
+    if let Some(admin) = pg {
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(b, _)| b)
+            .to_string();
+        let name = format!("wl_bench_{}", std::process::id());
+        let url = DatabaseUrl::parse(&format!("{base}/{name}")).unwrap();
+        run_backend(
+            "postgres",
+            &url,
+            &store::default_keystore_url(&url),
+            &traffic,
+            dir.path(),
+        )
+        .await;
+        floor::drop_pg(&admin, &name).await;
+    } else {
+        println!("postgres: skipped (set WALEDGER_TEST_DATABASE_URL or pass --postgres URL)");
+    }
+    peak_memory(&traffic, dir.path(), messages);
+}
+
+/// Writes simulated traffic, sized so that it yields about `target` entries.
+fn simulate_until(path: &Path, target: u64) -> u64 {
+    // A simulated message yields about 17 entries (send, statuses, replies); calibrate on a sample.
+    let sample = tempfile::NamedTempFile::new().unwrap();
+    write_traffic(sample.path(), 2_000);
+    let per_message = count_entries(sample.path()) as f64 / 2_000.0;
+    let messages = ((target as f64 / per_message).ceil() as u64).max(1);
+    write_traffic(path, messages);
+    messages
+}
+
+fn write_traffic(path: &Path, messages: u64) {
+    let options = SimulateOptions {
+        messages,
+        seed: 42,
+        days: 30,
+        until: waledger::clock::now(),
+    };
+    let mut out = BufWriter::new(std::fs::File::create(path).unwrap());
+    generate(&options, &mut out).unwrap();
+}
+
+fn count_entries(path: &Path) -> u64 {
+    let reader = BufReader::new(std::fs::File::open(path).unwrap());
+    reader
+        .lines()
+        .map(|l| {
+            waledger::ingest::run::prepare(&l.unwrap(), None)
+                .map_or(0, |p| p.extracted.fields.len() as u64)
+        })
+        .sum()
+}
+
+async fn run_backend(
+    name: &str,
+    url: &DatabaseUrl,
+    keys: &DatabaseUrl,
+    traffic: &Path,
+    dir: &Path,
+) {
+    let master = MasterKey::generate();
+    let store = store::connect(url, keys).await.expect("bench store");
+    let mut ledger = Ledger::open(store, &master, waledger::clock::now())
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let mut ingestor = Ingestor::new(&mut ledger, waledger::clock::now());
+    let reader = BufReader::with_capacity(1 << 20, std::fs::File::open(traffic).unwrap());
+    for (i, line) in reader.split(b'\n').enumerate() {
+        ingestor
+            .push_line("bench", i as u64 + 1, &line.unwrap(), None)
+            .await
+            .unwrap();
+    }
+    let summary = ingestor.finish().await.unwrap();
+    let ingest_secs = started.elapsed().as_secs_f64();
+    let entries = summary.entries;
+    let ingest_rate = entries as f64 / ingest_secs;
+
+    let started = Instant::now();
+    let report = ledger.verify(&mut |_| {}).await.unwrap();
+    let verify_rate = report.entries_checked as f64 / started.elapsed().as_secs_f64();
+    assert!(report.ok, "the bench ledger must verify");
+    ledger.store().close().await;
+
+    let insert_floor = floor::insert_rows_per_sec(name, url, dir, entries).await;
+    let scan_floor = floor::scan_rows_per_sec(name, url, dir).await;
+    println!(
+        "{name}: ingest {entries} entries in {ingest_secs:.1}s = {ingest_rate:.0} entries/s; raw multi-row INSERT floor {insert_floor:.0} rows/s; ratio {:.2}",
+        ingest_rate / insert_floor
+    );
+    println!(
+        "{name}: verify {} entries = {verify_rate:.0} entries/s; raw SELECT floor {scan_floor:.0} rows/s; ratio {:.2}",
+        report.entries_checked,
+        verify_rate / scan_floor
+    );
+}
+
+/// Peak resident memory of the real binary's ingest and verify, at a tenth and at the full size.
+fn peak_memory(traffic: &Path, dir: &Path, messages: u64) {
+    let small = dir.join("small.jsonl");
+    write_traffic(&small, (messages / 10).max(1));
+    for (label, input) in [("1/10 size", small), ("full size", traffic.to_path_buf())] {
+        let work = tempfile::tempdir_in(dir).unwrap();
+        run_binary(work.path(), &["init"]);
+        let ingest_kb = run_binary(work.path(), &["ingest", input.to_str().unwrap()]);
+        let verify_kb = run_binary(work.path(), &["verify"]);
+        println!(
+            "peak memory ({label}): ingest {} MB, verify {} MB",
+            ingest_kb / 1024,
+            verify_kb / 1024
+        );
+    }
+}
+
+/// Runs the binary, returning its peak resident set (VmHWM) in kB, polled from /proc.
+fn run_binary(cwd: &Path, args: &[&str]) -> u64 {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_waledger"))
+        .current_dir(cwd)
+        .args(args)
+        .arg("--format")
+        .arg("json")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary runs");
+    let status_file = PathBuf::from(format!("/proc/{}/status", child.id()));
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            if let Some(kb) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            {
+                peak = peak.max(kb);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "waledger {args:?} failed");
+            return peak;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

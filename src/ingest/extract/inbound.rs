@@ -1,0 +1,157 @@
+//! Messages inside a webhook: inbound messages (`value.messages[]`, from a user) and SMB app echoes
+//! (`value.message_echoes[]`, sent by the business from the WhatsApp Business app). Both carry
+//! content of every message type in the same shape, read here; an unknown type keeps every string
+//! of its object as message text.
+
+use super::collector::{Collector, Scope};
+use super::{interactive, values};
+use crate::domain::{Direction, FieldKind};
+use serde_json::Value;
+
+/// Message types whose content is read field by field.
+const KNOWN_TYPES: [&str; 14] = [
+    "text",
+    "image",
+    "video",
+    "audio",
+    "sticker",
+    "document",
+    "location",
+    "contacts",
+    "reaction",
+    "interactive",
+    "button",
+    "order",
+    "system",
+    "revoke",
+];
+
+/// Interactive replies and the parts of each that carry what the user chose or wrote.
+const REPLIES: [&str; 3] = ["button_reply", "list_reply", "nfm_reply"];
+const REPLY_TEXT: [&str; 4] = ["title", "description", "body", "response_json"];
+
+/// Extracts one inbound message: it belongs to its id and to the `from` number.
+pub fn message(c: &mut Collector, message: &Value, originator: Option<&Value>) {
+    let scope = Scope {
+        message: values::message_id(message, "id"),
+        subject: values::phone(message, "from"),
+        direction: Direction::Inbound,
+    };
+    c.within(scope, |c| {
+        c.field(FieldKind::MessageId, message, "id");
+        c.field(FieldKind::SenderPhone, message, "from");
+        c.user_ids(message);
+        c.without_subject(|c| c.scalar(FieldKind::OriginatorPhoneId, originator));
+        content(c, message);
+    });
+}
+
+/// Extracts one echo: an outbound message to the `to` number (`from` is the business's own).
+pub fn echo(c: &mut Collector, echo: &Value, originator: Option<&Value>) {
+    let scope = Scope {
+        message: values::message_id(echo, "id"),
+        subject: values::phone(echo, "to"),
+        direction: Direction::Outbound,
+    };
+    c.within(scope, |c| {
+        c.field(FieldKind::MessageId, echo, "id");
+        c.field(FieldKind::RecipientPhone, echo, "to");
+        c.user_ids(echo);
+        c.without_subject(|c| c.scalar(FieldKind::OriginatorPhoneId, originator));
+        content(c, echo);
+    });
+}
+
+fn content(c: &mut Collector, message: &Value) {
+    if let Some(text) = message.get("text") {
+        c.field(FieldKind::MessageText, text, "body");
+    }
+    for key in ["image", "video", "audio", "sticker"] {
+        if let Some(media) = message.get(key) {
+            c.media(FieldKind::Media, media);
+        }
+    }
+    if let Some(document) = message.get("document") {
+        c.media(FieldKind::Attachment, document);
+    }
+    c.json(FieldKind::Location, message.get("location"));
+    for card in values::items(message, "contacts") {
+        c.json(FieldKind::ContactCard, Some(card));
+    }
+    if let Some(reaction) = message.get("reaction") {
+        c.field(FieldKind::MessageText, reaction, "emoji");
+        c.field(FieldKind::MessageId, reaction, "message_id");
+    }
+    replies(c, message);
+    commerce(c, message);
+    annotations(c, message);
+    unknown_type(c, message);
+}
+
+/// Interactive replies, template quick-reply buttons and the outbound interactive shape (echoes).
+fn replies(c: &mut Collector, message: &Value) {
+    if let Some(object) = message.get("interactive") {
+        for reply in REPLIES.iter().filter_map(|key| object.get(key)) {
+            REPLY_TEXT
+                .iter()
+                .for_each(|key| c.field(FieldKind::MessageText, reply, key));
+        }
+        match object.get("type").and_then(Value::as_str) {
+            Some(kind) if !REPLIES.contains(&kind) => {
+                c.leaves(FieldKind::MessageText, object.get(kind))
+            }
+            _ => {}
+        }
+        interactive::extract(c, object);
+    }
+    if let Some(button) = message.get("button") {
+        c.field(FieldKind::TemplateField, button, "payload");
+        c.field(FieldKind::MessageText, button, "text");
+    }
+}
+
+fn commerce(c: &mut Collector, message: &Value) {
+    if let Some(order) = message.get("order") {
+        c.field(FieldKind::MessageText, order, "text");
+        c.json(FieldKind::MessageText, order.get("product_items"));
+    }
+    c.json(FieldKind::MessageText, message.get("referral"));
+}
+
+/// System notices, revocations, replies' context, identity changes and per-message errors.
+fn annotations(c: &mut Collector, message: &Value) {
+    if let Some(system) = message.get("system") {
+        c.field(FieldKind::MessageText, system, "body");
+        c.field(FieldKind::SenderPhone, system, "wa_id");
+        if system.get("type").and_then(Value::as_str) == Some("user_changed_number") {
+            c.same_person([
+                values::phone(message, "from"),
+                values::phone(system, "wa_id"),
+            ]);
+        }
+    }
+    if let Some(revoke) = message.get("revoke") {
+        c.field(FieldKind::MessageId, revoke, "original_message_id");
+    }
+    if let Some(context) = message.get("context") {
+        c.field(FieldKind::MessageId, context, "id");
+    }
+    if let Some(identity) = message.get("identity") {
+        c.field(FieldKind::UserId, identity, "hash");
+    }
+    for error in values::items(message, "errors") {
+        c.json(FieldKind::ErrorDetail, Some(error));
+    }
+}
+
+fn unknown_type(c: &mut Collector, message: &Value) {
+    let Some(kind) = message.get("type").and_then(Value::as_str) else {
+        return;
+    };
+    if !KNOWN_TYPES.contains(&kind) {
+        c.leaves(FieldKind::MessageText, message.get(kind));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,379 @@
+//! The command line as a user runs it: the real binary in a scratch folder, on SQLite and (when
+//! configured) PostgreSQL. Checks exit codes, one-line errors, and that the commands agree.
+
+use crate::helpers::{backends, raw_sql, TestDb, FIXTURES};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `waledger ARGS` in `db`'s folder against `db`'s databases.
+pub fn waledger(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_waledger"));
+    cmd.current_dir(db.dir.path())
+        .args(args)
+        .env("WALEDGER_DATABASE_URL", db.ledger_url.expose())
+        .env("WALEDGER_KEYSTORE_URL", db.keys_url.expose())
+        .env_remove("WALEDGER_MASTER_KEY")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the binary runs");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    finish(child.wait_with_output().unwrap())
+}
+
+fn finish(out: Output) -> Run {
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A send envelope built from two fixture files.
+pub fn send_line(request: &str, response: &str) -> String {
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(Path::new(FIXTURES).join(name)).unwrap())
+            .unwrap()
+    };
+    serde_json::json!({
+        "kind": "send", "sent_at": "2026-11-01T10:00:00Z", "phone_number_id": "106540352242922",
+        "request": read(request), "response": read(response),
+    })
+    .to_string()
+}
+
+/// A webhook envelope around a fixture file.
+pub fn webhook_line(payload: &str) -> String {
+    let payload: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(Path::new(FIXTURES).join(payload)).unwrap())
+            .unwrap();
+    serde_json::json!({"kind": "webhook", "received_at": "2026-11-01T10:00:05Z", "payload": payload}).to_string()
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", run.stdout))
+}
+
+#[test]
+fn init_creates_a_private_key_once_and_is_idempotent() {
+    for db in backends() {
+        let first = waledger(&db, &["init"], None);
+        assert_eq!(first.code, 0, "{}: {}", db.name, first.stderr);
+        let key = db.dir.path().join("waledger.key");
+        let before = std::fs::read(&key).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        let second = waledger(&db, &["init"], None);
+        assert_eq!(second.code, 0, "{}: {}", db.name, second.stderr);
+        assert_eq!(
+            std::fs::read(&key).unwrap(),
+            before,
+            "{}: init must never overwrite a key",
+            db.name
+        );
+    }
+}
+
+#[test]
+fn a_missing_or_wrong_key_is_a_clear_runtime_error() {
+    for db in backends() {
+        let missing = waledger(&db, &["export", "--phone", "+447700900123"], None);
+        assert_eq!(missing.code, 1, "{}", db.name);
+        assert!(
+            missing.stderr.contains("waledger init"),
+            "{}: {}",
+            db.name,
+            missing.stderr
+        );
+        assert_eq!(
+            missing.stderr.trim().lines().count(),
+            1,
+            "{}: one line: {}",
+            db.name,
+            missing.stderr
+        );
+
+        assert_eq!(waledger(&db, &["init"], None).code, 0);
+        let good_key = std::fs::read(db.dir.path().join("waledger.key")).unwrap();
+        std::fs::write(
+            db.dir.path().join("waledger.key"),
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+        )
+        .unwrap();
+        let wrong = waledger(&db, &["verify"], None);
+        assert_eq!(wrong.code, 1, "{}: {}", db.name, wrong.stderr);
+        assert!(
+            wrong.stderr.contains("master key does not open"),
+            "{}: {}",
+            db.name,
+            wrong.stderr
+        );
+        assert!(
+            wrong.stdout.is_empty(),
+            "{}: no output on a wrong key",
+            db.name
+        );
+
+        std::fs::write(db.dir.path().join("waledger.key"), "garbage").unwrap();
+        let garbled = waledger(&db, &["verify"], None);
+        assert_eq!(garbled.code, 1);
+        assert!(
+            garbled.stderr.contains("not base64 of 32 bytes"),
+            "{}",
+            garbled.stderr
+        );
+        std::fs::write(db.dir.path().join("waledger.key"), good_key).unwrap();
+    }
+}
+
+#[test]
+fn bad_lines_are_refused_with_their_number_and_the_rest_recorded() {
+    for db in backends() {
+        assert_eq!(waledger(&db, &["init"], None).code, 0);
+        let input = [
+            send_line("send_text_request.json", "send_response.json"),
+            "{\"kind\":\"send\",\"to\":\"+447700900123\"".to_string(),
+            webhook_line("webhook_status_sent_pmp_v24.json"),
+            "{\"kind\":\"webhook\",\"received_at\":\"yesterday\",\"payload\":{}}".to_string(),
+        ]
+        .join("\n");
+        let file = db.dir.path().join("traffic.jsonl");
+        std::fs::write(&file, &input).unwrap();
+        let run = waledger(&db, &["ingest", "traffic.jsonl", "--format", "json"], None);
+        assert_eq!(run.code, 2, "{}: {}", db.name, run.stderr);
+        let summary = json(&run);
+        assert_eq!(summary["accepted"], 2, "{}", db.name);
+        assert!(summary["entries"].as_u64().unwrap() > 0, "{}", db.name);
+        let lines: Vec<u64> = summary["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["line"].as_u64().unwrap())
+            .collect();
+        assert_eq!(lines, [2, 4], "{}", db.name);
+        assert!(
+            run.stderr.contains("traffic.jsonl:2: "),
+            "{}: {}",
+            db.name,
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("traffic.jsonl:4: "),
+            "{}: {}",
+            db.name,
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("7700"),
+            "{}: a refusal must not echo personal data",
+            db.name
+        );
+
+        let again = waledger(&db, &["ingest", "--format", "json"], Some(&input));
+        assert_eq!(
+            json(&again)["duplicates"],
+            2,
+            "{}: a second delivery is a duplicate",
+            db.name
+        );
+        assert_eq!(json(&again)["entries"], 0, "{}", db.name);
+    }
+}
+
+#[test]
+fn show_export_and_verify_agree_and_tampering_exits_3() {
+    for db in backends() {
+        assert_eq!(waledger(&db, &["init"], None).code, 0);
+        let input = [
+            send_line("send_text_request.json", "send_response.json"),
+            webhook_line("webhook_status_sent_pmp_v24.json"),
+        ]
+        .join("\n");
+        assert_eq!(
+            waledger(&db, &["ingest"], Some(&input)).code,
+            0,
+            "{}",
+            db.name
+        );
+
+        let wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA";
+        let shown = json(&waledger(
+            &db,
+            &["show", "--message", wamid, "--format", "json"],
+            None,
+        ));
+        assert_eq!(shown["message_id"], wamid);
+        let entries = shown["entries"].as_array().unwrap();
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["field"] == "message_status" && e["state"] == "held"),
+            "{}: {shown}",
+            db.name
+        );
+        for e in entries {
+            for key in [
+                "field",
+                "category",
+                "direction",
+                "state",
+                "value",
+                "occurred_at",
+            ] {
+                assert!(e.get(key).is_some(), "{}: missing {key}", db.name);
+            }
+        }
+
+        let exported = json(&waledger(
+            &db,
+            &["export", "--phone", "+1 (650) 555-1234", "--format", "json"],
+            None,
+        ));
+        assert_eq!(exported["subject"], "+16505551234");
+        let texts: Vec<&str> = exported["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["value"].as_str())
+            .collect();
+        assert!(
+            texts.iter().any(|t| t.contains("here is the link")),
+            "{}: {texts:?}",
+            db.name
+        );
+
+        let ok = waledger(
+            &db,
+            &["verify", "--checkpoint-out", "cp.json", "--format", "json"],
+            None,
+        );
+        assert_eq!(ok.code, 0, "{}: {}", db.name, ok.stderr);
+        assert_eq!(json(&ok)["ok"], true);
+        assert_eq!(
+            waledger(&db, &["verify", "--checkpoint", "cp.json"], None).code,
+            0,
+            "{}",
+            db.name
+        );
+
+        let cp_path = db.dir.path().join("cp.json");
+        let cp = std::fs::read_to_string(&cp_path).unwrap();
+        let mut forged: serde_json::Value = serde_json::from_str(&cp).unwrap();
+        forged["seq"] = serde_json::json!(1);
+        std::fs::write(db.dir.path().join("forged.json"), forged.to_string()).unwrap();
+        let forged_run = waledger(&db, &["verify", "--checkpoint", "forged.json"], None);
+        assert_eq!(
+            forged_run.code, 3,
+            "{}: a changed checkpoint must fail",
+            db.name
+        );
+
+        tokio_block(raw_sql(
+            &db,
+            "UPDATE chain SET category = 'metadata' WHERE seq = 2",
+        ));
+        let bad = waledger(&db, &["verify", "--format", "json"], None);
+        assert_eq!(bad.code, 3, "{}: {}", db.name, bad.stdout);
+        assert_eq!(json(&bad)["first_bad"]["seq"], 2);
+        assert!(bad.stderr.contains("ledger entry 2"), "{}", bad.stderr);
+    }
+}
+
+#[test]
+fn an_unreadable_phone_number_is_bad_input() {
+    for db in backends() {
+        assert_eq!(waledger(&db, &["init"], None).code, 0);
+        let run = waledger(&db, &["export", "--phone", "call me maybe"], None);
+        assert_eq!(run.code, 2);
+        assert!(run.stderr.starts_with("error: --phone:"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn several_processes_append_to_one_chain() {
+    for db in backends() {
+        assert_eq!(waledger(&db, &["init"], None).code, 0);
+        let sim = waledger(
+            &db,
+            &[
+                "simulate",
+                "--messages",
+                "300",
+                "--seed",
+                "3",
+                "--days",
+                "2",
+            ],
+            None,
+        );
+        assert_eq!(sim.code, 0, "{}", sim.stderr);
+        let lines: Vec<&str> = sim.stdout.lines().collect();
+        let parts: Vec<String> = lines
+            .chunks(lines.len().div_ceil(3))
+            .map(|c| c.join("\n"))
+            .collect();
+        let children: Vec<_> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, part)| {
+                let name = format!("part{i}.jsonl");
+                std::fs::write(db.dir.path().join(&name), part).unwrap();
+                Command::new(env!("CARGO_BIN_EXE_waledger"))
+                    .current_dir(db.dir.path())
+                    .args(["ingest", &name, "--format", "json"])
+                    .env("WALEDGER_DATABASE_URL", db.ledger_url.expose())
+                    .env("WALEDGER_KEYSTORE_URL", db.keys_url.expose())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut entries = 0;
+        for child in children {
+            let run = finish(child.wait_with_output().unwrap());
+            assert_eq!(run.code, 0, "{}: {}", db.name, run.stderr);
+            entries += json(&run)["entries"].as_u64().unwrap();
+        }
+        let verify = json(&waledger(&db, &["verify", "--format", "json"], None));
+        assert_eq!(verify["ok"], true, "{}: {verify}", db.name);
+        assert_eq!(
+            verify["entries_checked"].as_u64().unwrap(),
+            entries,
+            "{}",
+            db.name
+        );
+    }
+}
+
+fn tokio_block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
