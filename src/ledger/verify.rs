@@ -33,6 +33,7 @@ pub struct VerifyReport {
 
 impl Ledger {
     /// Verifies the whole ledger. `progress` is called with the number of records checked so far.
+    #[tracing::instrument(name = "ledger.verify", skip_all, err)]
     pub async fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, LedgerError> {
         let stored_head = self.store.head().await?;
         let mut expected = ChainHead::GENESIS;

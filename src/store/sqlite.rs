@@ -65,4 +65,20 @@ async fn open(url: &DatabaseUrl) -> Result<SqlitePool, StoreError> {
         .map_err(connect_error)
 }
 
+/// Creates a missing database file readable by its owner only; SQLite gives its WAL and shared
+/// memory files the same mode.
+fn create_private(path: &str) -> std::io::Result<()> {
+    if path.is_empty() || path == ":memory:" || std::path::Path::new(path).exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
 impl_sql_store!(SqliteStore, sqlx::Sqlite);

@@ -304,6 +304,39 @@ fn show_export_and_verify_agree_and_tampering_exits_3() {
 }
 
 #[test]
+fn logs_carry_no_personal_data_even_at_trace_level() {
+    for db in backends() {
+        assert_eq!(waledger(&db, &["init"], None).code, 0);
+        let input = [
+            send_line("send_text_request.json", "send_response.json"),
+            webhook_line("pywa/inbound_text.json"),
+            "{not json +16505551234".to_string(),
+        ]
+        .join("\n");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_waledger"));
+        cmd.current_dir(db.dir.path())
+            .args(["ingest"])
+            .env("RUST_LOG", "trace")
+            .env("WALEDGER_DATABASE_URL", db.ledger_url.expose())
+            .env("WALEDGER_KEYSTORE_URL", db.keys_url.expose())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        }
+        let run = finish(child.wait_with_output().unwrap());
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.len() > 100, "{}: trace logging produced nothing", db.name);
+        for canary in ["16505551234", "6505551234", "972987654321", "Body Text", "here is the link", "wamid.HBgL"] {
+            assert!(!run.stderr.contains(canary), "{}: {canary} in the logs", db.name);
+        }
+    }
+}
+
+#[test]
 fn an_unreadable_phone_number_is_bad_input() {
     for db in backends() {
         assert_eq!(waledger(&db, &["init"], None).code, 0);
