@@ -50,6 +50,12 @@ async fn open(url: &DatabaseUrl) -> Result<SqlitePool, StoreError> {
         url: url.to_string(),
         reason: e.to_string(),
     };
+    if let Some(path) = url.sqlite_path() {
+        create_private(path).map_err(|e| StoreError::Connect {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
+    }
     let options = SqliteConnectOptions::from_str(url.expose())
         .map_err(connect_error)?
         .create_if_missing(true)

@@ -80,12 +80,10 @@ fn init_creates_a_private_key_once_and_is_idempotent() {
         let key = db.dir.path().join("waledger.key");
         let before = std::fs::read(&key).unwrap();
         #[cfg(unix)]
-        {
+        for file in db.files() {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is readable by others", file.display());
         }
         let second = waledger(&db, &["init"], None);
         assert_eq!(second.code, 0, "{}: {}", db.name, second.stderr);
@@ -325,13 +323,33 @@ fn logs_carry_no_personal_data_even_at_trace_level() {
         let mut child = cmd.spawn().unwrap();
         {
             use std::io::Write;
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
         }
         let run = finish(child.wait_with_output().unwrap());
         assert_eq!(run.code, 2, "{}", run.stderr);
-        assert!(run.stderr.len() > 100, "{}: trace logging produced nothing", db.name);
-        for canary in ["16505551234", "6505551234", "972987654321", "Body Text", "here is the link", "wamid.HBgL"] {
-            assert!(!run.stderr.contains(canary), "{}: {canary} in the logs", db.name);
+        assert!(
+            run.stderr.len() > 100,
+            "{}: trace logging produced nothing",
+            db.name
+        );
+        for canary in [
+            "16505551234",
+            "6505551234",
+            "972987654321",
+            "Body Text",
+            "here is the link",
+            "wamid.HBgL",
+        ] {
+            assert!(
+                !run.stderr.contains(canary),
+                "{}: {canary} in the logs",
+                db.name
+            );
         }
     }
 }
