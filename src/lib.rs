@@ -11,5 +11,6 @@ pub mod crypto;
 pub mod domain;
 pub mod ingest;
 pub mod ledger;
+pub mod simulate;
 pub mod store;
 pub mod telemetry;

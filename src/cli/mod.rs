@@ -9,6 +9,7 @@ mod ingest;
 mod init;
 mod output;
 mod show;
+mod simulate;
 
 mod verify;
 
@@ -59,6 +60,7 @@ pub enum Command {
     Show(show::ShowArgs),
     Export(export::ExportArgs),
     Verify(verify::VerifyArgs),
+    Simulate(simulate::SimulateArgs),
 }
 
 /// How a command ended, beyond success.
@@ -84,6 +86,7 @@ pub async fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<Exit>
         Command::Show(args) => args.run(&ctx, out).await,
         Command::Export(args) => args.run(&ctx, out).await,
         Command::Verify(args) => args.run(&ctx, out).await,
+        Command::Simulate(args) => args.run(&ctx, out).await,
     }
 }
 
