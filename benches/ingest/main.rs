@@ -42,6 +42,13 @@ async fn main() {
         std::fs::metadata(&traffic).unwrap().len() / 1_000_000
     );
 
+    let started = Instant::now();
+    let entries = count_entries(&traffic);
+    println!(
+        "parse + extract alone: {:.0} entries/s",
+        entries as f64 / started.elapsed().as_secs_f64()
+    );
+
     let sqlite = DatabaseUrl::parse(&format!(
         "sqlite://{}",
         dir.path().join("bench.db").display()

@@ -5,7 +5,7 @@
 
 use super::{extract, Envelope};
 use crate::ledger::{Ledger, LedgerError, PreparedEnvelope};
-use crate::store::Checkpoint;
+use crate::store::{AppendOutcome, Checkpoint};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -37,6 +37,7 @@ pub struct Ingestor<'a> {
     now: DateTime<Utc>,
     batch: Vec<PreparedEnvelope>,
     batch_entries: usize,
+    in_flight: Option<tokio::task::JoinHandle<Result<AppendOutcome, LedgerError>>>,
     summary: IngestSummary,
 }
 
@@ -47,6 +48,7 @@ impl<'a> Ingestor<'a> {
             now,
             batch: Vec::new(),
             batch_entries: 0,
+            in_flight: None,
             summary: IngestSummary::default(),
         }
     }
@@ -106,6 +108,7 @@ impl<'a> Ingestor<'a> {
     /// Records what is left and signs a checkpoint of the new head.
     pub async fn finish(mut self) -> Result<IngestSummary, LedgerError> {
         self.flush().await?;
+        self.settle().await?;
         let checkpoint: Option<Checkpoint> = if self.summary.entries > 0 {
             self.ledger.sign_checkpoint(self.now).await?
         } else {
@@ -115,11 +118,26 @@ impl<'a> Ingestor<'a> {
         Ok(self.summary)
     }
 
+    /// Seals the batch, then hands it to a task that appends it while the next batch is read
+    /// and sealed (appends stay in order: one is in flight at a time).
     async fn flush(&mut self) -> Result<(), LedgerError> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let outcome = self.ledger.record(&self.batch, self.now).await?;
+        let sealed = self.ledger.seal(&self.batch, self.now).await?;
+        self.batch.clear();
+        self.batch_entries = 0;
+        self.settle().await?;
+        self.in_flight = Some(tokio::spawn(sealed.append()));
+        Ok(())
+    }
+
+    /// Waits for the append in flight, if any, and counts what it did.
+    async fn settle(&mut self) -> Result<(), LedgerError> {
+        let Some(task) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let outcome = task.await.expect("the append task does not panic")?;
         tracing::debug!(
             accepted = outcome.accepted,
             duplicates = outcome.duplicates,
@@ -129,8 +147,6 @@ impl<'a> Ingestor<'a> {
         self.summary.accepted += outcome.accepted;
         self.summary.duplicates += outcome.duplicates;
         self.summary.entries += outcome.entries;
-        self.batch.clear();
-        self.batch_entries = 0;
         Ok(())
     }
 

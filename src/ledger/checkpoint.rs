@@ -82,6 +82,7 @@ impl CheckpointFile {
 
 impl Ledger {
     /// Signs the current chain head and stores the checkpoint; `None` for an empty chain.
+    #[tracing::instrument(name = "ledger.checkpoint", skip_all, err)]
     pub async fn sign_checkpoint(
         &self,
         now: DateTime<Utc>,

@@ -42,6 +42,20 @@ pub struct PreparedEnvelope {
     pub extracted: Extracted,
 }
 
+/// Sealed envelopes waiting to be linked into the chain, in one transaction.
+pub struct SealedBatch {
+    store: Arc<dyn Store>,
+    envelopes: Vec<NewEnvelope>,
+}
+
+impl SealedBatch {
+    /// Appends the batch: each envelope whole, duplicates skipped, one transaction.
+    #[tracing::instrument(name = "ledger.append", skip_all, fields(envelopes = self.envelopes.len()), err)]
+    pub async fn append(self) -> Result<AppendOutcome, LedgerError> {
+        Ok(self.store.append(&self.envelopes, &chain::link).await?)
+    }
+}
+
 /// An open ledger: a store and the keys derived from the master key.
 pub struct Ledger {
     store: Arc<dyn Store>,
@@ -84,11 +98,24 @@ impl Ledger {
 
     /// Records envelopes in one transaction, each whole; already-recorded ones count as
     /// duplicates. Times after `now` are clamped to `now`.
+    #[tracing::instrument(name = "ledger.record", skip_all, fields(envelopes = envelopes.len()), err)]
     pub async fn record(
         &mut self,
         envelopes: &[PreparedEnvelope],
         now: DateTime<Utc>,
     ) -> Result<AppendOutcome, LedgerError> {
+        let sealed = self.seal(envelopes, now).await?;
+        sealed.append().await
+    }
+
+    /// The first half of [`record`](Self::record): finds or creates the subjects and seals every
+    /// value. The returned batch can be appended while the next one is being sealed.
+    #[tracing::instrument(name = "ledger.seal", skip_all, fields(envelopes = envelopes.len()), err)]
+    pub async fn seal(
+        &mut self,
+        envelopes: &[PreparedEnvelope],
+        now: DateTime<Utc>,
+    ) -> Result<SealedBatch, LedgerError> {
         let now_s = now.timestamp();
         self.resolve_subjects(envelopes, now_s).await?;
         let owners = self.owners(envelopes);
@@ -96,12 +123,14 @@ impl Ledger {
         self.subjects
             .load_keys(self.store.as_ref(), &self.keyring, &owner_refs, now_s)
             .await?;
-
-        let new: Vec<NewEnvelope> = envelopes
+        let envelopes = envelopes
             .iter()
             .map(|e| self.seal_envelope(e, now_s))
             .collect();
-        Ok(self.store.append(&new, &chain::link).await?)
+        Ok(SealedBatch {
+            store: self.store.clone(),
+            envelopes,
+        })
     }
 
     /// Subjects of every number in the batch, grouped by the aliases the payloads pair up.

@@ -7,7 +7,7 @@
 use super::{chain, Ledger, LedgerError};
 use crate::crypto::sha256;
 use crate::domain::{ChainHead, Digest, RecordKind};
-use crate::store::ScannedRecord;
+use crate::store::{ScannedRecord, StoreError};
 use serde::Serialize;
 
 const PAGE: i64 = 20_000;
@@ -39,11 +39,12 @@ impl Ledger {
         let mut expected = ChainHead::GENESIS;
         let mut checked = 0u64;
         let mut first_bad = None;
+        // The next page is read while this one is checked.
+        let mut next = self.prefetch(0);
         'pages: loop {
-            let page = self.store.scan(expected.seq, PAGE).await?;
-            if page.is_empty() {
-                break;
-            }
+            let page = next.await.expect("the scan task does not panic")?;
+            let Some(last) = page.last() else { break };
+            next = self.prefetch(last.seq);
             for scanned in &page {
                 if let Err(reason) = check_record(scanned, &expected) {
                     first_bad = Some(BadEntry {
@@ -81,6 +82,14 @@ impl Ledger {
             checkpoints_checked,
             latest_checkpoint_seq: latest,
         })
+    }
+
+    fn prefetch(
+        &self,
+        after_seq: i64,
+    ) -> tokio::task::JoinHandle<Result<Vec<ScannedRecord>, StoreError>> {
+        let store = self.store.clone();
+        tokio::spawn(async move { store.scan(after_seq, PAGE).await })
     }
 
     async fn verify_checkpoints(
