@@ -95,6 +95,9 @@ async fn sqlite_pool(dir: &Path) -> sqlx::SqlitePool {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full);
+    let options = waledger::store::SQLITE_TUNING
+        .iter()
+        .fold(options, |o, (name, value)| o.pragma(*name, *value));
     sqlx::SqlitePool::connect_with(options).await.unwrap()
 }
 

@@ -63,7 +63,7 @@ macro_rules! impl_sql_store {
                         b.push_bind(owner.as_str()).push_bind(wrapped.0.as_slice()).push_bind(now);
                     });
                     qb.push(" ON CONFLICT (owner) DO NOTHING");
-                    qb.build().execute(&mut *tx).await?;
+                    qb.build().persistent(false).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -78,7 +78,7 @@ macro_rules! impl_sql_store {
                         list.push_bind(*owner);
                     }
                     qb.push(")");
-                    let rows: Vec<(String, Vec<u8>)> = qb.build_query_as().fetch_all(&self.keys).await?;
+                    let rows: Vec<(String, Vec<u8>)> = qb.build_query_as().persistent(false).fetch_all(&self.keys).await?;
                     found.extend(rows.into_iter().map(|(o, w)| (o, WrappedKey(w))));
                 }
                 Ok(found)
@@ -93,7 +93,7 @@ macro_rules! impl_sql_store {
                         list.push_bind(digest.as_slice());
                     }
                     qb.push(")");
-                    let rows: Vec<(Vec<u8>, String)> = qb.build_query_as().fetch_all(&self.ledger).await?;
+                    let rows: Vec<(Vec<u8>, String)> = qb.build_query_as().persistent(false).fetch_all(&self.ledger).await?;
                     for (digest, subject) in rows {
                         if let Ok(d) = Digest::try_from(digest.as_slice()) {
                             found.push((d, SubjectId::from_stored(subject)));
@@ -111,7 +111,7 @@ macro_rules! impl_sql_store {
                         b.push_bind(subject.as_str()).push_bind(now);
                     });
                     qb.push(" ON CONFLICT (id) DO NOTHING");
-                    qb.build().execute(&mut *tx).await?;
+                    qb.build().persistent(false).execute(&mut *tx).await?;
                 }
                 let pairs: Vec<(&Digest, &SubjectId)> =
                     bindings.iter().flat_map(|(s, ds)| ds.iter().map(move |d| (d, s))).collect();
@@ -121,7 +121,7 @@ macro_rules! impl_sql_store {
                         b.push_bind(digest.as_slice()).push_bind(subject.as_str());
                     });
                     qb.push(" ON CONFLICT (digest) DO NOTHING");
-                    qb.build().execute(&mut *tx).await?;
+                    qb.build().persistent(false).execute(&mut *tx).await?;
                 }
                 // A subject that lost every race to another writer would be an orphan.
                 for (subject, _) in bindings {
@@ -156,7 +156,7 @@ macro_rules! impl_sql_store {
                         list.push_bind(e.digest.as_slice());
                     }
                     qb.push(")");
-                    let rows: Vec<(Vec<u8>,)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+                    let rows: Vec<(Vec<u8>,)> = qb.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
                     seen.extend(rows.into_iter().filter_map(|(d,)| Digest::try_from(d.as_slice()).ok()));
                 }
 
@@ -199,7 +199,7 @@ macro_rules! impl_sql_store {
                             .push_bind(r.prev_hash.as_slice())
                             .push_bind(r.hash.as_slice());
                     });
-                    qb.build().execute(&mut *tx).await?;
+                    qb.build().persistent(false).execute(&mut *tx).await?;
                 }
                 let with_content: Vec<&LinkedRow<'_>> = rows.iter().filter(|r| r.content.is_some()).collect();
                 for chunk in with_content.chunks(INSERT_CHUNK) {
@@ -211,7 +211,7 @@ macro_rules! impl_sql_store {
                             .push_bind(<&'static str>::from(EntryState::Held))
                             .push_bind(content.sealed.as_slice());
                     });
-                    qb.build().execute(&mut *tx).await?;
+                    qb.build().persistent(false).execute(&mut *tx).await?;
                 }
                 let recorded_at = fresh.first().and_then(|e| e.records.first()).map_or(0, |r| r.body.recorded_at);
                 for chunk in fresh.chunks(INSERT_CHUNK) {
@@ -221,7 +221,7 @@ macro_rules! impl_sql_store {
                             .push_bind(e.subject.as_ref().map(|s| s.as_str()))
                             .push_bind(recorded_at);
                     });
-                    qb.build().execute(&mut *tx).await?;
+                    qb.build().persistent(false).execute(&mut *tx).await?;
                 }
                 sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
                     .bind(seq)
@@ -259,7 +259,7 @@ macro_rules! impl_sql_store {
                         list.push_bind(s.as_str());
                     }
                     qb.push(") ORDER BY c.seq");
-                    let rows: Vec<EntryRow> = qb.build_query_as().fetch_all(&self.ledger).await?;
+                    let rows: Vec<EntryRow> = qb.build_query_as().persistent(false).fetch_all(&self.ledger).await?;
                     for row in rows {
                         entries.push(row.into_stored()?);
                     }

@@ -12,7 +12,7 @@ mod url;
 
 pub use self::url::{default_keystore_url, Backend, DatabaseUrl};
 pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, TUNING as SQLITE_TUNING};
 
 use crate::crypto::WrappedKey;
 use crate::domain::{ChainHead, ChainRecord, Digest, EntryState, RecordBody, SubjectId};
