@@ -61,6 +61,16 @@ pub enum RecordKind {
 /// A SHA-256 or HMAC-SHA256 output.
 pub type Digest = [u8; 32];
 
+/// The first eight bytes of a digest as an integer: a compact index key for lookups by digest
+/// (lookups also compare the full digest).
+pub fn digest_key(digest: &Digest) -> i64 {
+    i64::from_be_bytes(
+        digest[..8]
+            .try_into()
+            .expect("a digest has 8 bytes and more"),
+    )
+}
+
 /// The non-personal metadata of one chain record: everything the chain hash covers except the
 /// position and the link to the previous record.
 #[derive(Debug, Clone, PartialEq, Eq)]

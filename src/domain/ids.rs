@@ -22,6 +22,15 @@ impl SubjectId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A small integer derived from the id (FNV-1a, 64 bits), indexed in place of the text so
+    /// the subject index stays small. Not unique: lookups also compare the id itself.
+    pub fn index_key(&self) -> i64 {
+        let hash = self.0.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        hash as i64
+    }
 }
 
 impl Default for SubjectId {

@@ -7,7 +7,9 @@ pub mod field;
 pub mod ids;
 pub mod phone;
 
-pub use entry::{ChainHead, ChainRecord, Digest, FieldValue, Plaintext, RecordBody, RecordKind};
+pub use entry::{
+    digest_key, ChainHead, ChainRecord, Digest, FieldValue, Plaintext, RecordBody, RecordKind,
+};
 pub use field::{Category, Direction, EntryState, FieldKind};
 pub use ids::{EntryId, MessageId, SubjectId};
 pub use phone::{PhoneError, PhoneNumber};

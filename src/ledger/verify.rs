@@ -131,7 +131,8 @@ fn check_record(scanned: &ScannedRecord, prev: &ChainHead) -> Result<(), String>
         record.body.kind,
         record.body.content_digest.as_ref(),
         scanned,
-    )
+    )?;
+    scanned.inconsistency.clone().map_or(Ok(()), Err)
 }
 
 fn check_content(

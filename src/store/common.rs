@@ -19,7 +19,7 @@ pub(super) struct LinkedRow<'a> {
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty) => {
         use crate::crypto::WrappedKey;
-        use crate::domain::{ChainHead, Digest, EntryState, SubjectId};
+        use crate::domain::{digest_key, ChainHead, Digest, EntryState, SubjectId};
         use crate::store::common::{LinkedRow, INSERT_CHUNK, IN_CHUNK};
         use crate::store::rows::{CheckpointRow, EntryRow, ENTRY_COLUMNS};
         use crate::store::{
@@ -181,14 +181,15 @@ macro_rules! impl_sql_store {
 
                 for chunk in rows.chunks(INSERT_CHUNK) {
                     let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO chain (seq, entry_id, kind, message_digest, direction, field, category, \
-                         occurred_at, recorded_at, content_digest, detail, prev_hash, hash) ",
+                        "INSERT INTO chain (seq, entry_id, kind, message_digest, message_key, direction, field, \
+                         category, occurred_at, recorded_at, content_digest, detail, prev_hash, hash) ",
                     );
                     qb.push_values(chunk, |mut b, r| {
                         b.push_bind(r.seq)
                             .push_bind(r.body.entry_id.as_bytes().as_slice())
                             .push_bind(r.body.kind.as_ref())
                             .push_bind(r.body.message_digest.as_ref().map(|d| d.as_slice()))
+                            .push_bind(r.body.message_digest.as_ref().map(digest_key))
                             .push_bind(r.body.direction.map(<&'static str>::from))
                             .push_bind(r.body.field.map(<&'static str>::from))
                             .push_bind(r.body.category.map(<&'static str>::from))
@@ -203,11 +204,12 @@ macro_rules! impl_sql_store {
                 }
                 let with_content: Vec<&LinkedRow<'_>> = rows.iter().filter(|r| r.content.is_some()).collect();
                 for chunk in with_content.chunks(INSERT_CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO content (seq, subject_id, state, sealed) ");
+                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO content (seq, subject_id, subject_key, state, sealed) ");
                     qb.push_values(chunk, |mut b, r| {
                         let content = r.content.expect("filtered to rows with content");
                         b.push_bind(r.seq)
                             .push_bind(content.subject.as_ref().map(|s| s.as_str()))
+                            .push_bind(content.subject.as_ref().map(SubjectId::index_key))
                             .push_bind(<&'static str>::from(EntryState::Held))
                             .push_bind(content.sealed.as_slice());
                     });
@@ -242,9 +244,9 @@ macro_rules! impl_sql_store {
             async fn entries_for_message(&self, digest: &Digest) -> Result<Vec<StoredEntry>, StoreError> {
                 let sql = format!(
                     "SELECT {ENTRY_COLUMNS} FROM chain c LEFT JOIN content ct ON ct.seq = c.seq \
-                     WHERE c.message_digest = $1 ORDER BY c.seq"
+                     WHERE c.message_key = $1 AND c.message_digest = $2 ORDER BY c.seq"
                 );
-                let rows: Vec<EntryRow> = sqlx::query_as(&sql).bind(digest.as_slice()).fetch_all(&self.ledger).await?;
+                let rows: Vec<EntryRow> = sqlx::query_as(&sql).bind(digest_key(digest)).bind(digest.as_slice()).fetch_all(&self.ledger).await?;
                 Ok(rows.into_iter().map(EntryRow::into_stored).collect::<Result<_, _>>()?)
             }
 
@@ -252,11 +254,16 @@ macro_rules! impl_sql_store {
                 let mut entries = Vec::new();
                 for chunk in subjects.chunks(IN_CHUNK) {
                     let mut qb = QueryBuilder::<$db>::new(format!(
-                        "SELECT {ENTRY_COLUMNS} FROM content ct JOIN chain c ON c.seq = ct.seq WHERE ct.subject_id IN ("
+                        "SELECT {ENTRY_COLUMNS} FROM content ct JOIN chain c ON c.seq = ct.seq WHERE ct.subject_key IN ("
                     ));
-                    let mut list = qb.separated(", ");
+                    let mut keys = qb.separated(", ");
                     for s in chunk {
-                        list.push_bind(s.as_str());
+                        keys.push_bind(s.index_key());
+                    }
+                    qb.push(") AND ct.subject_id IN (");
+                    let mut ids = qb.separated(", ");
+                    for s in chunk {
+                        ids.push_bind(s.as_str());
                     }
                     qb.push(") ORDER BY c.seq");
                     let rows: Vec<EntryRow> = qb.build_query_as().persistent(false).fetch_all(&self.ledger).await?;

@@ -87,6 +87,8 @@ pub struct ScannedRecord {
     pub record: Result<ChainRecord, String>,
     /// `None`: no content row; `Some(None)`: a content row whose value was removed.
     pub content: Option<Option<Vec<u8>>>,
+    /// Unhashed columns that disagree with the hashed ones (lookup keys, content state).
+    pub inconsistency: Option<String>,
 }
 
 /// A signed statement of the chain head.

@@ -3,7 +3,7 @@
 //! `verify` turns into a finding rather than a crash.
 
 use super::{ScannedRecord, StoredEntry};
-use crate::domain::{ChainRecord, Digest, EntryId, EntryState, RecordBody, SubjectId};
+use crate::domain::{digest_key, ChainRecord, Digest, EntryId, EntryState, RecordBody, SubjectId};
 use std::str::FromStr;
 
 /// A chain record joined with its content row.
@@ -13,6 +13,7 @@ pub(super) struct EntryRow {
     pub entry_id: Vec<u8>,
     pub kind: String,
     pub message_digest: Option<Vec<u8>>,
+    pub message_key: Option<i64>,
     pub direction: Option<String>,
     pub field: Option<String>,
     pub category: Option<String>,
@@ -23,14 +24,16 @@ pub(super) struct EntryRow {
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
     pub subject_id: Option<String>,
+    pub subject_key: Option<i64>,
     pub state: Option<String>,
     pub sealed: Option<Vec<u8>>,
 }
 
 /// The columns of [`EntryRow`], for `SELECT … FROM chain c LEFT JOIN content ct …`.
-pub(super) const ENTRY_COLUMNS: &str = "c.seq, c.entry_id, c.kind, c.message_digest, c.direction, \
-     c.field, c.category, c.occurred_at, c.recorded_at, c.content_digest, c.detail, c.prev_hash, \
-     c.hash, ct.subject_id, ct.state, ct.sealed";
+pub(super) const ENTRY_COLUMNS: &str =
+    "c.seq, c.entry_id, c.kind, c.message_digest, c.message_key, \
+     c.direction, c.field, c.category, c.occurred_at, c.recorded_at, c.content_digest, c.detail, \
+     c.prev_hash, c.hash, ct.subject_id, ct.subject_key, ct.state, ct.sealed";
 
 fn digest(bytes: &[u8], what: &str) -> Result<Digest, String> {
     bytes
@@ -94,10 +97,43 @@ impl EntryRow {
 
     /// For `verify`: conversion failures are findings, not errors.
     pub fn into_scanned(self) -> ScannedRecord {
+        let inconsistency = self.inconsistency();
         ScannedRecord {
             seq: self.seq,
             record: self.record(),
             content: self.state.is_some().then_some(self.sealed),
+            inconsistency,
+        }
+    }
+
+    /// Columns that the chain hash does not cover but that must agree with what it does: the
+    /// lookup keys (a changed key would hide the entry from `show`, `export` and erasure) and the
+    /// content state (a value removed while marked held, or kept while marked removed).
+    fn inconsistency(&self) -> Option<String> {
+        let message_key = self
+            .message_digest
+            .as_deref()
+            .and_then(|d| Digest::try_from(d).ok())
+            .map(|d| digest_key(&d));
+        if self.message_key != message_key {
+            return Some(
+                "its message lookup key does not match its message digest: `show` would miss it"
+                    .into(),
+            );
+        }
+        let subject_key = self
+            .subject_id
+            .clone()
+            .map(|s| SubjectId::from_stored(s).index_key());
+        if self.subject_key != subject_key {
+            return Some("its subject lookup key does not match its subject: export and erasure would miss it".into());
+        }
+        match (self.state.as_deref(), &self.sealed) {
+            (Some("held"), None) => Some("it is marked held but its value is gone".into()),
+            (Some(state), Some(_)) if state != "held" => {
+                Some(format!("it is marked {state} but still holds a value"))
+            }
+            _ => None,
         }
     }
 }

@@ -21,6 +21,10 @@ async fn seeded(db: &crate::helpers::TestDb, master: &MasterKey) -> Ledger {
 }
 
 const CASES: &[(&str, &str, i64)] = &[
+    ("message lookup key changed", "UPDATE chain SET message_key = 42 WHERE seq = 2", 2),
+    ("subject lookup key changed", "UPDATE content SET subject_key = 42 WHERE seq = 3", 3),
+    ("value wiped while marked held", "UPDATE content SET sealed = NULL WHERE seq = 4", 4),
+    ("marked purged while still holding its value", "UPDATE content SET state = 'purged' WHERE seq = 6", 6),
     ("changed field kind", "UPDATE chain SET field = 'media' WHERE seq = 3", 3),
     ("backdated entry", "UPDATE chain SET occurred_at = occurred_at - 86400 WHERE seq = 4", 4),
     ("changed message digest", "UPDATE chain SET message_digest = NULL WHERE seq = 2", 2),
@@ -34,7 +38,7 @@ const CASES: &[(&str, &str, i64)] = &[
     ),
     (
         "entry appended behind the ledger's back",
-        "INSERT INTO chain SELECT seq + 10, entry_id, kind, message_digest, direction, field, category, occurred_at, \
+        "INSERT INTO chain SELECT seq + 10, entry_id, kind, message_digest, message_key, direction, field, category, occurred_at, \
          recorded_at, content_digest, detail, prev_hash, hash FROM chain WHERE seq = 1; \
          UPDATE chain_head SET seq = 11",
         11,
