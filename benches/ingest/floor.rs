@@ -1,6 +1,8 @@
 //! The floors: what the database does with no ledger logic at all. Rows of the same size as a
 //! ledger entry (chain record plus sealed content), written with multi-row INSERTs through sqlx
-//! in transactions of the same size as ingest's, and read back with one plain SELECT.
+//! in transactions of the same size as ingest's, and read back with one plain SELECT. A second
+//! insert floor adds the two lookup indexes the ledger needs (by message, by subject: random
+//! 8-byte keys), to show how much of the gap is the schema rather than the ledger's code.
 
 use sqlx::QueryBuilder;
 use std::path::Path;
@@ -9,9 +11,11 @@ use waledger::store::DatabaseUrl;
 
 const ROWS_PER_STATEMENT: usize = 1_000;
 const ROWS_PER_TRANSACTION: u64 = 20_000;
-const CREATE: &str = "CREATE TABLE floor (seq BIGINT PRIMARY KEY, entry_id {B}, kind TEXT, message_digest {B}, \
-    direction TEXT, field TEXT, category TEXT, occurred_at BIGINT, recorded_at BIGINT, content_digest {B}, \
-    prev_hash {B}, hash {B}, subject_id TEXT, state TEXT, sealed {B})";
+const CREATE: &str = "CREATE TABLE {T} (seq BIGINT PRIMARY KEY, entry_id {B}, kind TEXT, message_digest {B}, \
+    message_key BIGINT, direction TEXT, field TEXT, category TEXT, occurred_at BIGINT, recorded_at BIGINT, \
+    content_digest {B}, prev_hash {B}, hash {B}, subject_id TEXT, subject_key BIGINT, state TEXT, sealed {B})";
+const INDEXES: &str =
+    "CREATE INDEX {T}_m ON {T} (message_key); CREATE INDEX {T}_s ON {T} (subject_key)";
 
 fn row(seq: i64) -> (i64, Vec<u8>, Vec<u8>, String, Vec<u8>) {
     let filler = |n: usize| {
@@ -28,8 +32,16 @@ fn row(seq: i64) -> (i64, Vec<u8>, Vec<u8>, String, Vec<u8>) {
     )
 }
 
+/// A well-mixed 64-bit key per row, like an HMAC prefix (seven entries share a message).
+fn random_key(seq: i64, salt: u64) -> i64 {
+    let mut x = (seq as u64 / 7) ^ salt;
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (x ^ (x >> 31)) as i64
+}
+
 macro_rules! insert_floor {
-    ($db:ty, $pool:expr, $rows:expr) => {{
+    ($db:ty, $pool:expr, $table:expr, $rows:expr) => {{
         let pool = $pool;
         let started = Instant::now();
         let mut seq = 0i64;
@@ -39,15 +51,16 @@ macro_rules! insert_floor {
             while seq < end {
                 let batch: Vec<_> = (seq..end.min(seq + ROWS_PER_STATEMENT as i64)).map(row).collect();
                 seq += batch.len() as i64;
-                let mut qb = QueryBuilder::<$db>::new(
-                    "INSERT INTO floor (seq, entry_id, kind, message_digest, direction, field, category, occurred_at, \
-                     recorded_at, content_digest, prev_hash, hash, subject_id, state, sealed) ",
-                );
+                let mut qb = QueryBuilder::<$db>::new(format!(
+                    "INSERT INTO {} (seq, entry_id, kind, message_digest, message_key, direction, field, category, \
+                     occurred_at, recorded_at, content_digest, prev_hash, hash, subject_id, subject_key, state, sealed) ",
+                    $table
+                ));
                 qb.push_values(&batch, |mut b, (s, id, digest, subject, sealed)| {
                     b.push_bind(*s).push_bind(id.as_slice()).push_bind("field").push_bind(digest.as_slice())
-                        .push_bind("outbound").push_bind("message_text").push_bind("text").push_bind(*s).push_bind(*s)
+                        .push_bind(random_key(*s, 1)).push_bind("outbound").push_bind("message_text").push_bind("text").push_bind(*s).push_bind(*s)
                         .push_bind(digest.as_slice()).push_bind(digest.as_slice()).push_bind(digest.as_slice())
-                        .push_bind(subject.as_str()).push_bind("held").push_bind(sealed.as_slice());
+                        .push_bind(subject.as_str()).push_bind(random_key(*s, 2)).push_bind("held").push_bind(sealed.as_slice());
                 });
                 qb.build().execute(&mut *tx).await.unwrap();
             }
@@ -57,21 +70,33 @@ macro_rules! insert_floor {
     }};
 }
 
-pub async fn insert_rows_per_sec(backend: &str, url: &DatabaseUrl, dir: &Path, rows: u64) -> f64 {
+/// Rows/s of plain multi-row INSERTs into table `table`, with the lookup indexes when `indexed`.
+pub async fn insert_rows_per_sec(
+    backend: &str,
+    url: &DatabaseUrl,
+    dir: &Path,
+    rows: u64,
+    indexed: bool,
+) -> f64 {
+    let table = if indexed { "floor_indexed" } else { "floor" };
+    let mut ddl = CREATE.replace("{T}", table);
+    if indexed {
+        ddl = format!("{ddl}; {}", INDEXES.replace("{T}", table));
+    }
     if backend == "sqlite" {
         let pool = sqlite_pool(dir).await;
-        sqlx::raw_sql(&CREATE.replace("{B}", "BLOB"))
+        sqlx::raw_sql(&ddl.replace("{B}", "BLOB"))
             .execute(&pool)
             .await
             .unwrap();
-        insert_floor!(sqlx::Sqlite, &pool, rows)
+        insert_floor!(sqlx::Sqlite, &pool, table, rows)
     } else {
         let pool = sqlx::PgPool::connect(url.expose()).await.unwrap();
-        sqlx::raw_sql(&CREATE.replace("{B}", "BYTEA"))
+        sqlx::raw_sql(&ddl.replace("{B}", "BYTEA"))
             .execute(&pool)
             .await
             .unwrap();
-        insert_floor!(sqlx::Postgres, &pool, rows)
+        insert_floor!(sqlx::Postgres, &pool, table, rows)
     }
 }
 

@@ -4,7 +4,7 @@
 //! - verify entries/s ÷ a raw `SELECT` of the same rows;
 //! - peak resident memory of the real binary's `ingest` and `verify` at two input sizes (flat?).
 //!
-//! `cargo bench --bench ingest -- [--entries N] [--postgres URL]` (default 1,000,000 entries;
+//! `cargo bench --bench ingest -- [--entries N] [--postgres URL] [--backend sqlite|postgres]` (default 1,000,000 entries;
 //! PostgreSQL also from WALEDGER_TEST_DATABASE_URL).
 
 use std::io::{BufRead, BufReader, BufWriter};
@@ -49,14 +49,17 @@ async fn main() {
         entries as f64 / started.elapsed().as_secs_f64()
     );
 
+    let only = arg("--backend");
     let sqlite = DatabaseUrl::parse(&format!(
         "sqlite://{}",
         dir.path().join("bench.db").display()
     ))
     .unwrap();
     let sqlite_keys = store::default_keystore_url(&sqlite);
-    run_backend("sqlite", &sqlite, &sqlite_keys, &traffic, dir.path()).await;
-    if let Some(admin) = pg {
+    if only.as_deref().is_none_or(|b| b == "sqlite") {
+        run_backend("sqlite", &sqlite, &sqlite_keys, &traffic, dir.path()).await;
+    }
+    if let Some(admin) = pg.filter(|_| only.as_deref().is_none_or(|b| b == "postgres")) {
         let base = admin
             .rsplit_once('/')
             .map_or(admin.as_str(), |(b, _)| b)
@@ -75,7 +78,9 @@ async fn main() {
     } else {
         println!("postgres: skipped (set WALEDGER_TEST_DATABASE_URL or pass --postgres URL)");
     }
-    peak_memory(&traffic, dir.path(), messages);
+    if only.is_none() {
+        peak_memory(&traffic, dir.path(), messages);
+    }
 }
 
 /// Writes simulated traffic, sized so that it yields about `target` entries.
@@ -144,11 +149,15 @@ async fn run_backend(
     assert!(report.ok, "the bench ledger must verify");
     ledger.store().close().await;
 
-    let insert_floor = floor::insert_rows_per_sec(name, url, dir, entries).await;
+    let insert_floor = floor::insert_rows_per_sec(name, url, dir, entries, false).await;
+    let indexed_floor = floor::insert_rows_per_sec(name, url, dir, entries, true).await;
     let scan_floor = floor::scan_rows_per_sec(name, url, dir).await;
     println!(
-        "{name}: ingest {entries} entries in {ingest_secs:.1}s = {ingest_rate:.0} entries/s; raw multi-row INSERT floor {insert_floor:.0} rows/s; ratio {:.2}",
-        ingest_rate / insert_floor
+        "{name}: ingest {entries} entries in {ingest_secs:.1}s = {ingest_rate:.0} entries/s; \
+         raw multi-row INSERT floor {insert_floor:.0} rows/s: ratio {:.2}; \
+         with the two lookup indexes {indexed_floor:.0} rows/s: ratio {:.2}",
+        ingest_rate / insert_floor,
+        ingest_rate / indexed_floor
     );
     println!(
         "{name}: verify {} entries = {verify_rate:.0} entries/s; raw SELECT floor {scan_floor:.0} rows/s; ratio {:.2}",

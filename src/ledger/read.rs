@@ -45,6 +45,17 @@ impl Ledger {
         self.views(&entries, true).await
     }
 
+    /// Up to `limit` entries after position `after_seq`, decrypted where held (for audits and
+    /// tests that compare what went in with what is stored).
+    pub async fn entries_after(
+        &mut self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<EntryView>, LedgerError> {
+        let entries = self.store.entries_after(after_seq, limit).await?;
+        self.views(&entries, false).await
+    }
+
     async fn views(
         &mut self,
         entries: &[StoredEntry],

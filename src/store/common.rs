@@ -63,7 +63,7 @@ macro_rules! impl_sql_store {
                         b.push_bind(owner.as_str()).push_bind(wrapped.0.as_slice()).push_bind(now);
                     });
                     qb.push(" ON CONFLICT (owner) DO NOTHING");
-                    qb.build().persistent(false).execute(&mut *tx).await?;
+                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -111,7 +111,7 @@ macro_rules! impl_sql_store {
                         b.push_bind(subject.as_str()).push_bind(now);
                     });
                     qb.push(" ON CONFLICT (id) DO NOTHING");
-                    qb.build().persistent(false).execute(&mut *tx).await?;
+                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *tx).await?;
                 }
                 let pairs: Vec<(&Digest, &SubjectId)> =
                     bindings.iter().flat_map(|(s, ds)| ds.iter().map(move |d| (d, s))).collect();
@@ -121,7 +121,7 @@ macro_rules! impl_sql_store {
                         b.push_bind(digest.as_slice()).push_bind(subject.as_str());
                     });
                     qb.push(" ON CONFLICT (digest) DO NOTHING");
-                    qb.build().persistent(false).execute(&mut *tx).await?;
+                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *tx).await?;
                 }
                 // A subject that lost every race to another writer would be an orphan.
                 for (subject, _) in bindings {
@@ -200,7 +200,7 @@ macro_rules! impl_sql_store {
                             .push_bind(r.prev_hash.as_slice())
                             .push_bind(r.hash.as_slice());
                     });
-                    qb.build().persistent(false).execute(&mut *tx).await?;
+                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *tx).await?;
                 }
                 let with_content: Vec<&LinkedRow<'_>> = rows.iter().filter(|r| r.content.is_some()).collect();
                 for chunk in with_content.chunks(INSERT_CHUNK) {
@@ -213,7 +213,7 @@ macro_rules! impl_sql_store {
                             .push_bind(<&'static str>::from(EntryState::Held))
                             .push_bind(content.sealed.as_slice());
                     });
-                    qb.build().persistent(false).execute(&mut *tx).await?;
+                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *tx).await?;
                 }
                 let recorded_at = fresh.first().and_then(|e| e.records.first()).map_or(0, |r| r.body.recorded_at);
                 for chunk in fresh.chunks(INSERT_CHUNK) {
@@ -223,7 +223,7 @@ macro_rules! impl_sql_store {
                             .push_bind(e.subject.as_ref().map(|s| s.as_str()))
                             .push_bind(recorded_at);
                     });
-                    qb.build().persistent(false).execute(&mut *tx).await?;
+                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *tx).await?;
                 }
                 sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
                     .bind(seq)
@@ -273,6 +273,16 @@ macro_rules! impl_sql_store {
                 }
                 entries.sort_by_key(|e| e.record.seq);
                 Ok(entries)
+            }
+
+            async fn entries_after(&self, after_seq: i64, limit: i64) -> Result<Vec<StoredEntry>, StoreError> {
+                let sql = format!(
+                    "SELECT {ENTRY_COLUMNS} FROM chain c LEFT JOIN content ct ON ct.seq = c.seq \
+                     WHERE c.seq > $1 ORDER BY c.seq LIMIT $2"
+                );
+                let rows: Vec<EntryRow> =
+                    sqlx::query_as(&sql).bind(after_seq).bind(limit).fetch_all(&self.ledger).await?;
+                Ok(rows.into_iter().map(EntryRow::into_stored).collect::<Result<_, _>>()?)
             }
 
             async fn scan(&self, after_seq: i64, limit: i64) -> Result<Vec<ScannedRecord>, StoreError> {

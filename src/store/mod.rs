@@ -146,6 +146,12 @@ pub trait Store: Send + Sync {
         &self,
         subjects: &[SubjectId],
     ) -> Result<Vec<StoredEntry>, StoreError>;
+    /// Up to `limit` records after `after_seq`, in chain order, with their content rows.
+    async fn entries_after(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEntry>, StoreError>;
     /// Up to `limit` records after `after_seq`, in order, with their content, for verification.
     async fn scan(&self, after_seq: i64, limit: i64) -> Result<Vec<ScannedRecord>, StoreError>;
     /// The hash of the record at `seq`, if there is one.

@@ -22,6 +22,8 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     const BACKEND: Backend = Backend::Sqlite;
+    /// Cached multi-row statements cost SQLite megabytes each (measured: +40 MB at 1M entries).
+    const CACHE_FULL_CHUNKS: bool = false;
 
     /// Opens both files, creating and migrating them when missing.
     pub async fn connect(ledger: &DatabaseUrl, keys: &DatabaseUrl) -> Result<Self, StoreError> {

@@ -399,7 +399,7 @@ fn load(rel: &str) -> Value {
 }
 
 /// The envelope a fixture travels in, chosen by its name.
-fn envelope(rel: &str) -> Envelope {
+pub fn envelope(rel: &str) -> Envelope {
     let name = rel.rsplit('/').next().unwrap_or(rel);
     let send = |request: Value, response: Value| {
         json!({"kind": "send", "sent_at": AT, "phone_number_id": PHONE_ID,
@@ -424,7 +424,7 @@ fn run(rel: &str) -> Extracted {
 }
 
 /// Every `.json` fixture: the top folder, `pywa/`, and the signature test body.
-fn fixture_files() -> BTreeSet<String> {
+pub fn fixture_files() -> BTreeSet<String> {
     let mut files = BTreeSet::from(["signature/body.raw.json".to_string()]);
     for dir in ["", "pywa/"] {
         let entries = std::fs::read_dir(Path::new(FIXTURES).join(dir)).expect("fixtures folder");

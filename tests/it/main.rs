@@ -5,4 +5,6 @@ mod cli;
 mod extract_fixtures;
 mod helpers;
 mod ledger_roundtrip;
+mod robustness;
+mod roundtrip;
 mod tamper;
