@@ -1,4 +1,4 @@
-//! Every WhatsApp fixture in `shared/fixtures/whatsapp` goes through `extract`: request files in a
+//! Every WhatsApp fixture in `tests/fixtures/whatsapp` (a copy of `shared/fixtures/whatsapp`) goes through `extract`: request files in a
 //! send envelope (answered by `send_response.json`), response files as the answer to
 //! `send_text_request.json`, everything else as a webhook. Each file must extract without error
 //! and yield the (kind, value) pairs listed for it; a fixture without a row here fails the test.
@@ -9,7 +9,7 @@ use std::path::Path;
 use waledger::domain::{Direction, FieldKind, FieldValue};
 use waledger::ingest::{extract, Envelope, Extracted};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/whatsapp");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/whatsapp");
 const AT: &str = "2026-11-01T10:00:00Z";
 const PHONE_ID: &str = "106540352242922";
 const UK: &str = "+447700900123";

@@ -11,7 +11,7 @@ use waledger::ledger::Ledger;
 use waledger::store::{self, DatabaseUrl, Store};
 
 #[allow(dead_code)] // used by the fixture tests
-pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/whatsapp");
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/whatsapp");
 
 /// One backend's fresh pair of databases; dropped (PostgreSQL) or deleted (SQLite) on drop.
 pub struct TestDb {
