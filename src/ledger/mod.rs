@@ -31,6 +31,8 @@ pub enum LedgerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error("the key store is empty but the ledger has entries; point --keystore-url at this ledger's key store (or restore it from its backup)")]
+    KeyStoreMissing,
     #[error("a stored value failed to decrypt (entry {seq}); run `waledger verify`")]
     Undecryptable { seq: i64 },
 }
@@ -74,6 +76,9 @@ impl Ledger {
         let keyring = Keyring::derive(master);
         let stored = match store.key_check().await? {
             Some(value) => value,
+            // An empty key store beside a ledger that has entries is the wrong key store (or a
+            // lost one): starting a new one would make every recorded value unreadable.
+            None if store.head().await?.seq > 0 => return Err(LedgerError::KeyStoreMissing),
             None => {
                 store
                     .init_key_check(&keyring.key_check(), now.timestamp())

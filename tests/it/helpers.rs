@@ -122,6 +122,17 @@ fn warn_postgres_skipped() {
     });
 }
 
+/// Drops a PostgreSQL database a test made beside its own (by full URL).
+pub async fn drop_pg_database(url: &str) {
+    let (base, name) = url.rsplit_once('/').unwrap();
+    let admin =
+        std::env::var("WALEDGER_TEST_DATABASE_URL").unwrap_or_else(|_| format!("{base}/postgres"));
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&pool)
+        .await;
+}
+
 /// Runs SQL straight against the ledger database, bypassing waledger (to tamper with it).
 pub async fn raw_sql(db: &TestDb, sql: &str) {
     match db.name {

@@ -328,3 +328,36 @@ async fn a_different_master_key_is_refused() {
         assert!(err.contains("master key"), "{}: {err}", db.name);
     }
 }
+
+#[tokio::test]
+async fn an_empty_key_store_beside_a_used_ledger_is_refused() {
+    for db in backends() {
+        let master = MasterKey::generate();
+        let mut ledger = db.ledger(&master).await;
+        ledger
+            .record(&[template_send("a", "wamid.A")], now())
+            .await
+            .unwrap();
+        ledger.store().close().await;
+        let elsewhere = waledger::store::DatabaseUrl::parse(&match db.name {
+            "sqlite" => format!("sqlite://{}", db.dir.path().join("other.keys.db").display()),
+            _ => format!("{}_other", db.keys_url.expose()),
+        })
+        .unwrap();
+        let store = waledger::store::connect(&db.ledger_url, &elsewhere)
+            .await
+            .unwrap();
+        let err = Ledger::open(store, &master, now())
+            .await
+            .err()
+            .expect("must refuse");
+        assert!(
+            err.to_string().contains("key store is empty"),
+            "{}: {err}",
+            db.name
+        );
+        if db.name != "sqlite" {
+            crate::helpers::drop_pg_database(elsewhere.expose()).await;
+        }
+    }
+}
