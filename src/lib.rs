@@ -14,3 +14,4 @@ pub mod ledger;
 pub mod simulate;
 pub mod store;
 pub mod telemetry;
+pub mod policy;

@@ -8,6 +8,7 @@ mod export;
 mod ingest;
 mod init;
 mod output;
+mod policy;
 mod show;
 mod simulate;
 
@@ -61,6 +62,7 @@ pub enum Command {
     Export(export::ExportArgs),
     Verify(verify::VerifyArgs),
     Simulate(simulate::SimulateArgs),
+    Policy(policy::PolicyArgs),
 }
 
 /// How a command ended, beyond success.
@@ -87,6 +89,7 @@ pub async fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<Exit>
         Command::Export(args) => args.run(&ctx, out).await,
         Command::Verify(args) => args.run(&ctx, out).await,
         Command::Simulate(args) => args.run(&ctx, out).await,
+        Command::Policy(args) => args.run(&ctx, out).await,
     }
 }
 
