@@ -11,7 +11,7 @@ pub mod crypto;
 pub mod domain;
 pub mod ingest;
 pub mod ledger;
+pub mod policy;
 pub mod simulate;
 pub mod store;
 pub mod telemetry;
-pub mod policy;

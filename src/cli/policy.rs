@@ -61,7 +61,9 @@ impl PolicyArgs {
                 out.write_all(DEFAULT_RETENTION.as_bytes())?;
                 return Ok(Exit::Success);
             }
-            PolicyCommand::Check { path } => path.clone().unwrap_or_else(|| ctx.settings.policies.clone()),
+            PolicyCommand::Check { path } => path
+                .clone()
+                .unwrap_or_else(|| ctx.settings.policies.clone()),
         };
         let policies = Policies::load(&path).map_err(|e| UsageError(e.to_string()))?;
         let r = &policies.retention;
@@ -70,15 +72,32 @@ impl PolicyArgs {
                 field: kind,
                 category: kind.category(),
                 window: r.window_for(kind).to_string(),
-                set_by: if r.is_overridden(kind) { "[fields]" } else { "[windows]" },
+                set_by: if r.is_overridden(kind) {
+                    "[fields]"
+                } else {
+                    "[windows]"
+                },
             })
             .collect();
         let now = crate::clock::now();
-        let schedules = [("purge", &r.schedule.purge), ("erasures", &r.schedule.erasures), ("report", &r.schedule.report)]
-            .into_iter()
-            .map(|(job, cron)| ScheduleRow { job, cron: cron.text.clone(), next: cron.upcoming(now, 3) })
-            .collect();
-        let report = CheckOutput { file: r.file.display().to_string(), digest: &r.digest, fields, schedules };
+        let schedules = [
+            ("purge", &r.schedule.purge),
+            ("erasures", &r.schedule.erasures),
+            ("report", &r.schedule.report),
+        ]
+        .into_iter()
+        .map(|(job, cron)| ScheduleRow {
+            job,
+            cron: cron.text.clone(),
+            next: cron.upcoming(now, 3),
+        })
+        .collect();
+        let report = CheckOutput {
+            file: r.file.display().to_string(),
+            digest: &r.digest,
+            fields,
+            schedules,
+        };
         match ctx.format {
             Format::Json => output::json(out, &report)?,
             Format::Table => print_table(out, report)?,
@@ -88,7 +107,12 @@ impl PolicyArgs {
 }
 
 fn print_table(out: &mut dyn Write, report: CheckOutput<'_>) -> anyhow::Result<()> {
-    writeln!(out, "{}: valid (sha256 {})", report.file, &report.digest[..16])?;
+    writeln!(
+        out,
+        "{}: valid (sha256 {})",
+        report.file,
+        &report.digest[..16]
+    )?;
     output::table(out, report.fields)?;
     #[derive(Tabled)]
     struct Row {
@@ -102,7 +126,12 @@ fn print_table(out: &mut dyn Write, report: CheckOutput<'_>) -> anyhow::Result<(
         report.schedules.into_iter().map(|s| Row {
             job: s.job,
             cron: s.cron,
-            next: s.next.iter().map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).collect::<Vec<_>>().join(", "),
+            next: s
+                .next
+                .iter()
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
     )
 }

@@ -56,6 +56,12 @@ pub struct FieldValue {
 pub enum RecordKind {
     /// One transmitted value; its content row holds the ciphertext.
     Field,
+    /// Values removed by the retention policy: field kind, category, count, policy digest.
+    Purge,
+    /// A legal hold placed on a subject (by id); its sealed content holds the reason.
+    Hold,
+    /// A legal hold released.
+    HoldRelease,
 }
 
 /// A SHA-256 or HMAC-SHA256 output.

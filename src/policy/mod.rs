@@ -49,7 +49,11 @@ pub struct Policies {
 impl Policies {
     /// Loads the policy folder (`policies/` by default) or a single retention file.
     pub fn load(path: &Path) -> Result<Self, PolicyError> {
-        let file = if path.is_dir() { path.join("retention.toml") } else { path.to_path_buf() };
+        let file = if path.is_dir() {
+            path.join("retention.toml")
+        } else {
+            path.to_path_buf()
+        };
         let text = std::fs::read_to_string(&file).map_err(|e| {
             PolicyError(vec![PolicyIssue {
                 file: file.clone(),
@@ -57,7 +61,9 @@ impl Policies {
                 message: format!("cannot read it ({e}); run `waledger policy default > {}` for a commented start", file.display()),
             }])
         })?;
-        Ok(Self { retention: RetentionPolicy::parse(&file, &text)? })
+        Ok(Self {
+            retention: RetentionPolicy::parse(&file, &text)?,
+        })
     }
 }
 
@@ -76,7 +82,9 @@ pub(crate) fn line_of(text: &str, section: &str, key: &str) -> Option<usize> {
             }
             continue;
         }
-        let Some((k, _)) = line.split_once('=') else { continue };
+        let Some((k, _)) = line.split_once('=') else {
+            continue;
+        };
         if current == section && k.trim().trim_matches('"') == key {
             return Some(i + 1);
         }

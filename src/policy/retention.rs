@@ -24,8 +24,15 @@ impl Cron {
     }
 
     /// The last fire time at or before `at`, searching back at most `horizon`.
-    pub fn last_at_or_before(&self, at: DateTime<Utc>, horizon: chrono::Duration) -> Option<DateTime<Utc>> {
-        self.schedule.after(&(at - horizon)).take_while(|t| *t <= at).last()
+    pub fn last_at_or_before(
+        &self,
+        at: DateTime<Utc>,
+        horizon: chrono::Duration,
+    ) -> Option<DateTime<Utc>> {
+        self.schedule
+            .after(&(at - horizon))
+            .take_while(|t| *t <= at)
+            .last()
     }
 
     /// The next `n` fire times after `after`.
@@ -53,18 +60,37 @@ pub struct RetentionPolicy {
     pub schedule: Schedules,
 }
 
-const SCHEDULE_DEFAULTS: [(&str, &str); 3] = [("purge", "0 0 3 * * *"), ("erasures", "0 */15 * * * *"), ("report", "0 0 6 1 * *")];
+const SCHEDULE_DEFAULTS: [(&str, &str); 3] = [
+    ("purge", "0 0 3 * * *"),
+    ("erasures", "0 */15 * * * *"),
+    ("report", "0 0 6 1 * *"),
+];
 
 impl RetentionPolicy {
     /// Parses and validates the file's text, collecting every problem.
     pub fn parse(file: &Path, text: &str) -> Result<Self, PolicyError> {
-        let mut issues = Issues { file, text, found: Vec::new() };
+        let mut issues = Issues {
+            file,
+            text,
+            found: Vec::new(),
+        };
         let table: toml::Table = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
-            PolicyError(vec![PolicyIssue { file: file.to_path_buf(), line, message: format!("not valid TOML: {}", e.message()) }])
+            PolicyError(vec![PolicyIssue {
+                file: file.to_path_buf(),
+                line,
+                message: format!("not valid TOML: {}", e.message()),
+            }])
         })?;
-        for key in table.keys().filter(|k| !["windows", "fields", "schedule"].contains(&k.as_str())) {
-            issues.add(key, "", format!("unknown section [{key}] (expected windows, fields, schedule)"));
+        for key in table
+            .keys()
+            .filter(|k| !["windows", "fields", "schedule"].contains(&k.as_str()))
+        {
+            issues.add(
+                key,
+                "",
+                format!("unknown section [{key}] (expected windows, fields, schedule)"),
+            );
         }
         let windows = read_windows(&table, &mut issues);
         let fields = read_fields(&table, &mut issues);
@@ -83,7 +109,10 @@ impl RetentionPolicy {
 
     /// The window that applies to a field kind: its override, else its category's window.
     pub fn window_for(&self, kind: FieldKind) -> Window {
-        self.fields.get(&kind).copied().unwrap_or_else(|| self.windows[&kind.category()])
+        self.fields
+            .get(&kind)
+            .copied()
+            .unwrap_or_else(|| self.windows[&kind.category()])
     }
 
     /// Whether the kind has an override of its own.
@@ -111,7 +140,11 @@ struct Issues<'a> {
 impl Issues<'_> {
     fn add(&mut self, section: &str, key: &str, message: String) {
         let line = line_of(self.text, section, key).or_else(|| line_of(self.text, section, ""));
-        self.found.push(PolicyIssue { file: self.file.to_path_buf(), line, message });
+        self.found.push(PolicyIssue {
+            file: self.file.to_path_buf(),
+            line,
+            message,
+        });
     }
 }
 
@@ -120,23 +153,41 @@ fn section<'t>(table: &'t toml::Table, name: &str, issues: &mut Issues) -> Optio
         None => None,
         Some(toml::Value::Table(t)) => Some(t),
         Some(_) => {
-            issues.add(name, "", format!("`{name}` must be a section: write [{name}] on a line of its own"));
+            issues.add(
+                name,
+                "",
+                format!("`{name}` must be a section: write [{name}] on a line of its own"),
+            );
             None
         }
     }
 }
 
-fn window_value(section_name: &str, key: &str, value: &toml::Value, issues: &mut Issues) -> Option<Window> {
+fn window_value(
+    section_name: &str,
+    key: &str,
+    value: &toml::Value,
+    issues: &mut Issues,
+) -> Option<Window> {
     let Some(text) = value.as_str() else {
-        issues.add(section_name, key, format!("the window of '{key}' must be a quoted duration such as \"90d\""));
+        issues.add(
+            section_name,
+            key,
+            format!("the window of '{key}' must be a quoted duration such as \"90d\""),
+        );
         return None;
     };
-    text.parse().map_err(|e| issues.add(section_name, key, e)).ok()
+    text.parse()
+        .map_err(|e| issues.add(section_name, key, e))
+        .ok()
 }
 
 fn read_windows(table: &toml::Table, issues: &mut Issues) -> BTreeMap<Category, Window> {
     let mut windows = BTreeMap::new();
-    let names = Category::iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ");
+    let names = Category::iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     let Some(raw) = section(table, "windows", issues) else {
         issues.found.push(PolicyIssue {
             file: issues.file.to_path_buf(),
@@ -152,18 +203,30 @@ fn read_windows(table: &toml::Table, issues: &mut Issues) -> BTreeMap<Category, 
                     windows.insert(category, w);
                 }
             }
-            Err(_) => issues.add("windows", key, format!("unknown category '{key}' (expected one of: {names})")),
+            Err(_) => issues.add(
+                "windows",
+                key,
+                format!("unknown category '{key}' (expected one of: {names})"),
+            ),
         }
     }
     for category in Category::iter().filter(|c| !raw.contains_key(c.as_ref())) {
-        issues.add("windows", "", format!("missing window for category '{category}'; add {category} = \"…d\" under [windows]"));
+        issues.add(
+            "windows",
+            "",
+            format!(
+                "missing window for category '{category}'; add {category} = \"…d\" under [windows]"
+            ),
+        );
     }
     windows
 }
 
 fn read_fields(table: &toml::Table, issues: &mut Issues) -> BTreeMap<FieldKind, Window> {
     let mut fields = BTreeMap::new();
-    let Some(raw) = section(table, "fields", issues) else { return fields };
+    let Some(raw) = section(table, "fields", issues) else {
+        return fields;
+    };
     for (key, value) in raw {
         match FieldKind::from_str(key) {
             Ok(kind) => {
@@ -172,8 +235,15 @@ fn read_fields(table: &toml::Table, issues: &mut Issues) -> BTreeMap<FieldKind, 
                 }
             }
             Err(_) => {
-                let names = FieldKind::iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ");
-                issues.add("fields", key, format!("unknown field kind '{key}' (expected one of: {names})"));
+                let names = FieldKind::iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                issues.add(
+                    "fields",
+                    key,
+                    format!("unknown field kind '{key}' (expected one of: {names})"),
+                );
             }
         }
     }
@@ -181,9 +251,18 @@ fn read_fields(table: &toml::Table, issues: &mut Issues) -> BTreeMap<FieldKind, 
 }
 
 fn read_schedules(table: &toml::Table, issues: &mut Issues) -> Option<Schedules> {
-    let raw = section(table, "schedule", issues).cloned().unwrap_or_default();
-    for key in raw.keys().filter(|k| !SCHEDULE_DEFAULTS.iter().any(|(name, _)| name == k)) {
-        issues.add("schedule", key, format!("unknown schedule '{key}' (expected purge, erasures, report)"));
+    let raw = section(table, "schedule", issues)
+        .cloned()
+        .unwrap_or_default();
+    for key in raw
+        .keys()
+        .filter(|k| !SCHEDULE_DEFAULTS.iter().any(|(name, _)| name == k))
+    {
+        issues.add(
+            "schedule",
+            key,
+            format!("unknown schedule '{key}' (expected purge, erasures, report)"),
+        );
     }
     let mut read = |name: &str, default: &str| -> Option<Cron> {
         let text = match raw.get(name) {
@@ -207,7 +286,11 @@ fn read_schedules(table: &toml::Table, issues: &mut Issues) -> Option<Schedules>
         }
     };
     let [purge, erasures, report] = SCHEDULE_DEFAULTS.map(|(name, default)| read(name, default));
-    Some(Schedules { purge: purge?, erasures: erasures?, report: report? })
+    Some(Schedules {
+        purge: purge?,
+        erasures: erasures?,
+        report: report?,
+    })
 }
 
 #[cfg(test)]
@@ -243,16 +326,43 @@ mod tests {
         let err = parse(bad).unwrap_err();
         let lines: Vec<String> = err.0.iter().map(ToString::to_string).collect();
         assert!(lines.contains(&"policies/retention.toml: line 2: unknown category 'phone_nmber' (expected one of: phone_number, text, media, metadata)".to_string()), "{lines:#?}");
-        assert!(lines.iter().any(|l| l.starts_with("policies/retention.toml: line 3: bad duration '30 days'")), "{lines:#?}");
-        assert!(lines.iter().any(|l| l.starts_with("policies/retention.toml: line 7: unknown field kind 'mesage_text'")), "{lines:#?}");
-        assert!(lines.iter().any(|l| l.starts_with("policies/retention.toml: line 10: bad cron expression 'every night'")), "{lines:#?}");
-        assert!(lines.iter().any(|l| l.contains("missing window for category 'phone_number'")), "{lines:#?}");
-        assert!(lines.iter().any(|l| l.contains("missing window for category 'metadata'")), "{lines:#?}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("policies/retention.toml: line 3: bad duration '30 days'")),
+            "{lines:#?}"
+        );
+        assert!(
+            lines.iter().any(|l| l
+                .starts_with("policies/retention.toml: line 7: unknown field kind 'mesage_text'")),
+            "{lines:#?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with(
+                "policies/retention.toml: line 10: bad cron expression 'every night'"
+            )),
+            "{lines:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("missing window for category 'phone_number'")),
+            "{lines:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("missing window for category 'metadata'")),
+            "{lines:#?}"
+        );
     }
 
     #[test]
     fn a_missing_windows_section_and_bad_toml_are_refused() {
-        assert!(parse("[schedule]\npurge = \"0 0 3 * * *\"\n").unwrap_err().to_string().contains("missing [windows]"));
+        assert!(parse("[schedule]\npurge = \"0 0 3 * * *\"\n")
+            .unwrap_err()
+            .to_string()
+            .contains("missing [windows]"));
         let err = parse("[windows\nx = 1").unwrap_err();
         assert_eq!(err.0[0].line, Some(1));
     }
@@ -260,12 +370,31 @@ mod tests {
     #[test]
     fn schedules_fire_at_the_right_utc_instants() {
         let p = parse(GOOD).unwrap();
-        let at = DateTime::parse_from_rfc3339("2026-11-26T02:59:59Z").unwrap().to_utc();
-        let next: Vec<String> = p.schedule.purge.upcoming(at, 3).iter().map(|t| t.to_rfc3339()).collect();
-        assert_eq!(next, ["2026-11-26T03:00:00+00:00", "2026-11-27T03:00:00+00:00", "2026-11-28T03:00:00+00:00"]);
+        let at = DateTime::parse_from_rfc3339("2026-11-26T02:59:59Z")
+            .unwrap()
+            .to_utc();
+        let next: Vec<String> = p
+            .schedule
+            .purge
+            .upcoming(at, 3)
+            .iter()
+            .map(|t| t.to_rfc3339())
+            .collect();
+        assert_eq!(
+            next,
+            [
+                "2026-11-26T03:00:00+00:00",
+                "2026-11-27T03:00:00+00:00",
+                "2026-11-28T03:00:00+00:00"
+            ]
+        );
         let erasures = p.schedule.erasures.next_after(at).unwrap();
         assert_eq!(erasures.to_rfc3339(), "2026-11-26T03:00:00+00:00");
-        let last = p.schedule.purge.last_at_or_before(at, chrono::Duration::days(2)).unwrap();
+        let last = p
+            .schedule
+            .purge
+            .last_at_or_before(at, chrono::Duration::days(2))
+            .unwrap();
         assert_eq!(last.to_rfc3339(), "2026-11-25T03:00:00+00:00");
     }
 }

@@ -34,13 +34,20 @@ impl FromStr for Window {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let fix = "write a whole number and a unit: h, d, w or y (365 days), e.g. \"90d\"";
         let text = text.trim();
-        let unit = text.chars().last().ok_or_else(|| format!("empty duration; {fix}"))?;
+        let unit = text
+            .chars()
+            .last()
+            .ok_or_else(|| format!("empty duration; {fix}"))?;
         if !matches!(unit, 'h' | 'd' | 'w' | 'y') {
             return Err(format!("bad duration '{text}'; {fix}"));
         }
-        let amount: u32 = text[..text.len() - 1].parse().map_err(|_| format!("bad duration '{text}'; {fix}"))?;
+        let amount: u32 = text[..text.len() - 1]
+            .parse()
+            .map_err(|_| format!("bad duration '{text}'; {fix}"))?;
         if amount == 0 {
-            return Err(format!("a window of '{text}' would purge everything at once; use at least 1h"));
+            return Err(format!(
+                "a window of '{text}' would purge everything at once; use at least 1h"
+            ));
         }
         if amount > 100 * 365 * 24 {
             return Err(format!("'{text}' is longer than a century; {fix}"));

@@ -23,7 +23,7 @@ macro_rules! impl_sql_store {
         use crate::store::common::{LinkedRow, INSERT_CHUNK, IN_CHUNK};
         use crate::store::rows::{CheckpointRow, EntryRow, ENTRY_COLUMNS};
         use crate::store::{
-            AppendOutcome, Backend, Checkpoint, Linker, NewEnvelope, ScannedRecord, Store,
+            AppendOutcome, Backend, Checkpoint, Linker, NewEnvelope, NewRecord, ScannedRecord, Store,
             StoreError, StoredEntry,
         };
         use sqlx::QueryBuilder;
@@ -106,9 +106,9 @@ macro_rules! impl_sql_store {
             async fn bind_subjects(&self, bindings: &[(SubjectId, Vec<Digest>)], now: i64) -> Result<Vec<(Digest, SubjectId)>, StoreError> {
                 let mut tx = self.ledger.begin().await?;
                 for chunk in bindings.chunks(INSERT_CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO subjects (id, created_at) ");
+                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO subjects (id, created_at, key) ");
                     qb.push_values(chunk, |mut b, (subject, _)| {
-                        b.push_bind(subject.as_str()).push_bind(now);
+                        b.push_bind(subject.as_str()).push_bind(now).push_bind(subject.index_key());
                     });
                     qb.push(" ON CONFLICT (id) DO NOTHING");
                     qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *tx).await?;
@@ -140,14 +140,7 @@ macro_rules! impl_sql_store {
 
             async fn append(&self, envelopes: &[NewEnvelope], link: &Linker) -> Result<AppendOutcome, StoreError> {
                 let mut tx = self.ledger.begin().await?;
-                // Take the writer's lock before reading the head, so concurrent appenders queue
-                // here instead of forking the chain.
-                sqlx::query("UPDATE chain_head SET seq = seq WHERE id = 1").execute(&mut *tx).await?;
-                let (head_seq, head_hash): (i64, Vec<u8>) =
-                    sqlx::query_as("SELECT seq, hash FROM chain_head WHERE id = 1").fetch_one(&mut *tx).await?;
-                let mut prev: Digest = head_hash.as_slice().try_into().map_err(|_| StoreError::Conflict)?;
-                let mut seq = head_seq;
-
+                let head = Self::lock_head(&mut tx).await?;
                 let mut seen: HashSet<Digest> = HashSet::new();
                 for chunk in envelopes.chunks(IN_CHUNK) {
                     let mut qb = QueryBuilder::<$db>::new("SELECT digest FROM envelopes WHERE digest IN (");
@@ -159,63 +152,21 @@ macro_rules! impl_sql_store {
                     let rows: Vec<(Vec<u8>,)> = qb.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
                     seen.extend(rows.into_iter().filter_map(|(d,)| Digest::try_from(d.as_slice()).ok()));
                 }
-
                 let mut outcome = AppendOutcome::default();
                 let mut fresh: Vec<&NewEnvelope> = Vec::new();
-                let mut rows: Vec<LinkedRow<'_>> = Vec::new();
                 for envelope in envelopes {
-                    if !seen.insert(envelope.digest) {
+                    if seen.insert(envelope.digest) {
+                        outcome.accepted += 1;
+                        fresh.push(envelope);
+                    } else {
                         outcome.duplicates += 1;
-                        continue;
-                    }
-                    outcome.accepted += 1;
-                    fresh.push(envelope);
-                    for record in &envelope.records {
-                        seq += 1;
-                        let hash = link(seq, &prev, &record.body);
-                        rows.push(LinkedRow { seq, body: &record.body, prev_hash: prev, hash, content: record.content.as_ref() });
-                        prev = hash;
                     }
                 }
-                outcome.entries = rows.len() as u64;
-
-                for chunk in rows.chunks(INSERT_CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO chain (seq, entry_id, kind, message_digest, message_key, direction, field, \
-                         category, occurred_at, recorded_at, content_digest, detail, prev_hash, hash) ",
-                    );
-                    qb.push_values(chunk, |mut b, r| {
-                        b.push_bind(r.seq)
-                            .push_bind(r.body.entry_id.as_bytes().as_slice())
-                            .push_bind(r.body.kind.as_ref())
-                            .push_bind(r.body.message_digest.as_ref().map(|d| d.as_slice()))
-                            .push_bind(r.body.message_digest.as_ref().map(digest_key))
-                            .push_bind(r.body.direction.map(<&'static str>::from))
-                            .push_bind(r.body.field.map(<&'static str>::from))
-                            .push_bind(r.body.category.map(<&'static str>::from))
-                            .push_bind(r.body.occurred_at)
-                            .push_bind(r.body.recorded_at)
-                            .push_bind(r.body.content_digest.as_ref().map(|d| d.as_slice()))
-                            .push_bind(r.body.detail.as_deref())
-                            .push_bind(r.prev_hash.as_slice())
-                            .push_bind(r.hash.as_slice());
-                    });
-                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *tx).await?;
-                }
-                let with_content: Vec<&LinkedRow<'_>> = rows.iter().filter(|r| r.content.is_some()).collect();
-                for chunk in with_content.chunks(INSERT_CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO content (seq, subject_id, subject_key, state, sealed) ");
-                    qb.push_values(chunk, |mut b, r| {
-                        let content = r.content.expect("filtered to rows with content");
-                        b.push_bind(r.seq)
-                            .push_bind(content.subject.as_ref().map(|s| s.as_str()))
-                            .push_bind(content.subject.as_ref().map(SubjectId::index_key))
-                            .push_bind(<&'static str>::from(EntryState::Held))
-                            .push_bind(content.sealed.as_slice());
-                    });
-                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *tx).await?;
-                }
-                let recorded_at = fresh.first().and_then(|e| e.records.first()).map_or(0, |r| r.body.recorded_at);
+                let records: Vec<&NewRecord> = fresh.iter().flat_map(|e| e.records.iter()).collect();
+                Self::check_subjects_exist(&mut tx, &records).await?;
+                outcome.entries = records.len() as u64;
+                let new_head = Self::insert_linked(&mut tx, head, &records, link).await?;
+                let recorded_at = records.first().map_or(0, |r| r.body.recorded_at);
                 for chunk in fresh.chunks(INSERT_CHUNK) {
                     let mut qb = QueryBuilder::<$db>::new("INSERT INTO envelopes (digest, subject_id, recorded_at) ");
                     qb.push_values(chunk, |mut b, e| {
@@ -225,20 +176,15 @@ macro_rules! impl_sql_store {
                     });
                     qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *tx).await?;
                 }
-                sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
-                    .bind(seq)
-                    .bind(prev.as_slice())
-                    .execute(&mut *tx)
-                    .await?;
                 tx.commit().await?;
-                outcome.head = Some(ChainHead { seq, hash: prev });
+                outcome.head = Some(new_head);
                 Ok(outcome)
             }
 
             async fn head(&self) -> Result<ChainHead, StoreError> {
                 let (seq, hash): (i64, Vec<u8>) =
                     sqlx::query_as("SELECT seq, hash FROM chain_head WHERE id = 1").fetch_one(&self.ledger).await?;
-                Ok(ChainHead { seq, hash: hash.as_slice().try_into().map_err(|_| StoreError::Conflict)? })
+                Ok(ChainHead { seq, hash: hash.as_slice().try_into().map_err(|_| StoreError::Corrupt("the chain head hash is not 32 bytes".into()))? })
             }
 
             async fn entries_for_message(&self, digest: &Digest) -> Result<Vec<StoredEntry>, StoreError> {
@@ -331,6 +277,106 @@ macro_rules! impl_sql_store {
                 self.before_close().await;
                 self.ledger.close().await;
                 self.keys.close().await;
+            }
+        }
+
+        impl $store {
+            /// Takes the writer's lock on the chain head and reads it. Concurrent appenders queue
+            /// here instead of forking the chain (a row lock on PostgreSQL, the write lock on SQLite).
+            async fn lock_head(tx: &mut sqlx::Transaction<'_, $db>) -> Result<ChainHead, StoreError> {
+                sqlx::query("UPDATE chain_head SET seq = seq WHERE id = 1").execute(&mut **tx).await?;
+                let (seq, hash): (i64, Vec<u8>) =
+                    sqlx::query_as("SELECT seq, hash FROM chain_head WHERE id = 1").fetch_one(&mut **tx).await?;
+                let hash = hash.as_slice().try_into().map_err(|_| StoreError::Corrupt("the chain head hash is not 32 bytes".into()))?;
+                Ok(ChainHead { seq, hash })
+            }
+
+            /// Fails when a subject a record was sealed for no longer exists (a purge forgot it while
+            /// the batch was being sealed): its key is gone, so the values would be unreadable.
+            async fn check_subjects_exist(tx: &mut sqlx::Transaction<'_, $db>, records: &[&NewRecord]) -> Result<(), StoreError> {
+                let mut subjects: Vec<&str> = records
+                    .iter()
+                    .filter_map(|r| r.content.as_ref().and_then(|c| c.subject.as_ref()).map(|s| s.as_str()))
+                    .collect();
+                subjects.sort_unstable();
+                subjects.dedup();
+                for chunk in subjects.chunks(IN_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new("SELECT count(*) FROM subjects WHERE id IN (");
+                    let mut list = qb.separated(", ");
+                    for s in chunk {
+                        list.push_bind(*s);
+                    }
+                    qb.push(")");
+                    let (found,): (i64,) = qb.build_query_as().persistent(false).fetch_one(&mut **tx).await?;
+                    if found as usize != chunk.len() {
+                        return Err(StoreError::SubjectForgotten);
+                    }
+                }
+                Ok(())
+            }
+
+            /// Links `records` after `head`, writes their chain rows and content rows, and moves the
+            /// head marker. Runs inside the caller's transaction, which holds the head lock.
+            async fn insert_linked(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                head: ChainHead,
+                records: &[&NewRecord],
+                link: &Linker,
+            ) -> Result<ChainHead, StoreError> {
+                let (mut seq, mut prev) = (head.seq, head.hash);
+                let mut rows: Vec<LinkedRow<'_>> = Vec::with_capacity(records.len());
+                for record in records {
+                    seq += 1;
+                    let hash = link(seq, &prev, &record.body);
+                    rows.push(LinkedRow { seq, body: &record.body, prev_hash: prev, hash, content: record.content.as_ref() });
+                    prev = hash;
+                }
+                for chunk in rows.chunks(INSERT_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO chain (seq, entry_id, kind, message_digest, message_key, direction, field, \
+                         category, occurred_at, recorded_at, content_digest, detail, prev_hash, hash) ",
+                    );
+                    qb.push_values(chunk, |mut b, r| {
+                        b.push_bind(r.seq)
+                            .push_bind(r.body.entry_id.as_bytes().as_slice())
+                            .push_bind(r.body.kind.as_ref())
+                            .push_bind(r.body.message_digest.as_ref().map(|d| d.as_slice()))
+                            .push_bind(r.body.message_digest.as_ref().map(digest_key))
+                            .push_bind(r.body.direction.map(<&'static str>::from))
+                            .push_bind(r.body.field.map(<&'static str>::from))
+                            .push_bind(r.body.category.map(<&'static str>::from))
+                            .push_bind(r.body.occurred_at)
+                            .push_bind(r.body.recorded_at)
+                            .push_bind(r.body.content_digest.as_ref().map(|d| d.as_slice()))
+                            .push_bind(r.body.detail.as_deref())
+                            .push_bind(r.prev_hash.as_slice())
+                            .push_bind(r.hash.as_slice());
+                    });
+                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut **tx).await?;
+                }
+                let with_content: Vec<&LinkedRow<'_>> = rows.iter().filter(|r| r.content.is_some()).collect();
+                for chunk in with_content.chunks(INSERT_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO content (seq, subject_id, subject_key, state, sealed, field, occurred_at) ",
+                    );
+                    qb.push_values(chunk, |mut b, r| {
+                        let content = r.content.expect("filtered to rows with content");
+                        b.push_bind(r.seq)
+                            .push_bind(content.subject.as_ref().map(|s| s.as_str()))
+                            .push_bind(content.subject.as_ref().map(SubjectId::index_key))
+                            .push_bind(<&'static str>::from(EntryState::Held))
+                            .push_bind(content.sealed.as_slice())
+                            .push_bind(r.body.field.map(<&'static str>::from))
+                            .push_bind(r.body.occurred_at);
+                    });
+                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut **tx).await?;
+                }
+                sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
+                    .bind(seq)
+                    .bind(prev.as_slice())
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(ChainHead { seq, hash: prev })
             }
         }
     };

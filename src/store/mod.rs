@@ -6,12 +6,15 @@
 
 mod common;
 mod postgres;
+mod retention;
+mod retention_sql;
 mod rows;
 mod sqlite;
 mod url;
 
 pub use self::url::{default_keystore_url, Backend, DatabaseUrl};
 pub use postgres::PgStore;
+pub use retention::{HoldRow, JobRun, PlanRow, RetentionStore, Tombstoner};
 pub use sqlite::{SqliteStore, TUNING as SQLITE_TUNING};
 
 use crate::crypto::WrappedKey;
@@ -29,8 +32,10 @@ pub enum StoreError {
     Connect { url: String, reason: String },
     #[error("cannot migrate the database: {0}")]
     Migrate(String),
-    #[error("the ledger changed while it was being written (another writer moved the chain head); retry")]
-    Conflict,
+    #[error("a data subject of this batch was forgotten by a purge while the batch was in flight; run the ingest again (recorded envelopes are skipped as duplicates)")]
+    SubjectForgotten,
+    #[error("the database holds a malformed value ({0}); run `waledger verify`")]
+    Corrupt(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -103,7 +108,7 @@ pub struct Checkpoint {
 
 /// The storage operations the ledger needs, in domain types. Both backends behave identically.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: RetentionStore + Send + Sync {
     /// Which backend this is (for messages and benchmarks).
     fn backend(&self) -> Backend;
 

@@ -38,6 +38,14 @@ impl PgStore {
     }
 
     async fn before_close(&self) {}
+
+    /// Serialises job claims across instances with a transaction-scoped advisory lock.
+    async fn lock_jobs(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_advisory_xact_lock(7460213904152)")
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
 }
 
 async fn open(url: &DatabaseUrl) -> Result<PgPool, StoreError> {
@@ -67,3 +75,13 @@ async fn open(url: &DatabaseUrl) -> Result<PgPool, StoreError> {
 }
 
 impl_sql_store!(PgStore, sqlx::Postgres);
+
+mod retention_impl {
+    use super::PgStore;
+    use crate::domain::SubjectId;
+    use crate::store::common::IN_CHUNK;
+    use crate::store::retention_sql::{impl_retention_sql, ORPHANS};
+    use crate::store::{Linker, NewRecord, StoreError};
+    use sqlx::QueryBuilder;
+    impl_retention_sql!(PgStore, sqlx::Postgres);
+}

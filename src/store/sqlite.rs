@@ -43,6 +43,14 @@ impl SqliteStore {
         })
     }
 
+    /// Serialises job claims: SQLite has one writer, so taking the write lock is enough.
+    async fn lock_jobs(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM job_runs WHERE 0 = 1")
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     /// Folds the WAL back into the main files so it keeps no stale pages.
     async fn before_close(&self) {
         for pool in [&self.ledger, &self.keys] {
@@ -99,3 +107,13 @@ fn create_private(path: &str) -> std::io::Result<()> {
 }
 
 impl_sql_store!(SqliteStore, sqlx::Sqlite);
+
+mod retention_impl {
+    use super::SqliteStore;
+    use crate::domain::SubjectId;
+    use crate::store::common::IN_CHUNK;
+    use crate::store::retention_sql::{impl_retention_sql, ORPHANS};
+    use crate::store::{Linker, NewRecord, StoreError};
+    use sqlx::QueryBuilder;
+    impl_retention_sql!(SqliteStore, sqlx::Sqlite);
+}
