@@ -15,3 +15,5 @@ pub mod policy;
 pub mod simulate;
 pub mod store;
 pub mod telemetry;
+pub mod retention;
+pub mod scheduler;

@@ -8,7 +8,9 @@ use waledger::cli::{self, Cli, Exit};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    waledger::telemetry::init_subscriber("warn");
+    // The long-running job logs what it does; one-shot commands only warn.
+    let level = if matches!(cli.command, cli::Command::Serve(_)) { "info" } else { "warn" };
+    waledger::telemetry::init_subscriber(level);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let exit = match cli::run(cli, &mut out).await {

@@ -9,6 +9,10 @@ mod ingest;
 mod init;
 mod output;
 mod policy;
+mod purge;
+mod hold;
+mod jobs;
+mod serve;
 mod show;
 mod simulate;
 
@@ -63,6 +67,10 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     Simulate(simulate::SimulateArgs),
     Policy(policy::PolicyArgs),
+    Purge(purge::PurgeArgs),
+    Hold(hold::HoldArgs),
+    Jobs(jobs::JobsArgs),
+    Serve(serve::ServeArgs),
 }
 
 /// How a command ended, beyond success.
@@ -90,6 +98,10 @@ pub async fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<Exit>
         Command::Verify(args) => args.run(&ctx, out).await,
         Command::Simulate(args) => args.run(&ctx, out).await,
         Command::Policy(args) => args.run(&ctx, out).await,
+        Command::Purge(args) => args.run(&ctx, out).await,
+        Command::Hold(args) => args.run(&ctx, out).await,
+        Command::Jobs(args) => args.run(&ctx, out).await,
+        Command::Serve(args) => args.run(&ctx, out).await,
     }
 }
 

@@ -25,8 +25,10 @@ impl Format {
 
 /// Writes one JSON document and a newline.
 pub fn json(out: &mut dyn Write, value: &impl Serialize) -> anyhow::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
-    writeln!(out)?;
+    // Serialise first, then write: an io::Error (a closed pipe) then reaches main unwrapped.
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    out.write_all(text.as_bytes())?;
     Ok(())
 }
 

@@ -2,7 +2,9 @@
 //! its aliases (`export`), decrypted where the value is still held.
 
 use super::{chain, Ledger, LedgerError, SYSTEM_OWNER};
-use crate::domain::{Category, Digest, Direction, EntryState, FieldKind, MessageId, PhoneNumber};
+use crate::domain::{
+    Category, Digest, Direction, EntryState, FieldKind, MessageId, PhoneNumber, RecordKind,
+};
 use crate::store::StoredEntry;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -52,7 +54,8 @@ impl Ledger {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<EntryView>, LedgerError> {
-        let entries = self.store.entries_after(after_seq, limit).await?;
+        let mut entries = self.store.entries_after(after_seq, limit).await?;
+        entries.retain(|e| e.record.body.kind == RecordKind::Field);
         self.views(&entries, false).await
     }
 

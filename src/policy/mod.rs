@@ -6,7 +6,7 @@
 mod retention;
 mod window;
 
-pub use retention::{RetentionPolicy, Schedules};
+pub use retention::{Cron, RetentionPolicy, Schedules};
 pub use window::Window;
 
 use std::fmt;

@@ -42,7 +42,7 @@ pub struct JobRun {
 }
 
 /// Builds the tombstone of a purge batch from what it removed: (count, first seq, last seq).
-pub type Tombstoner = dyn Fn(u64, i64, i64) -> NewRecord + Send + Sync;
+pub type Tombstoner<'a> = dyn Fn(u64, i64, i64) -> NewRecord + Send + Sync + 'a;
 
 #[async_trait]
 pub trait RetentionStore: Send + Sync {
@@ -60,7 +60,7 @@ pub trait RetentionStore: Send + Sync {
         cutoff: i64,
         now: i64,
         limit: i64,
-        tombstone: &Tombstoner,
+        tombstone: &Tombstoner<'_>,
         link: &Linker,
     ) -> Result<u64, StoreError>;
     /// Subjects with no held value and no active hold.

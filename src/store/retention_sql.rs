@@ -30,7 +30,7 @@ macro_rules! impl_retention_sql {
                 Ok(plan)
             }
 
-            async fn purge_batch(&self, field: FieldKind, cutoff: i64, now: i64, limit: i64, tombstone: &Tombstoner, link: &Linker) -> Result<u64, StoreError> {
+            async fn purge_batch(&self, field: FieldKind, cutoff: i64, now: i64, limit: i64, tombstone: &Tombstoner<'_>, link: &Linker) -> Result<u64, StoreError> {
                 let mut tx = self.ledger.begin().await?;
                 let head = Self::lock_head(&mut tx).await?;
                 let select = concat!(

@@ -1,0 +1,80 @@
+//! `waledger serve`: runs the policy's schedules (retention purges now; pending erasures and
+//! scheduled reports as those capabilities land) until SIGTERM or Ctrl-C, which finish the batch
+//! in flight and stop cleanly. On a fresh checkout it first creates what is missing (key file,
+//! databases, default policy folder) and says so in one line.
+
+use super::{Ctx, Exit, UsageError};
+use crate::config;
+use crate::policy::{Policies, DEFAULT_RETENTION};
+use crate::scheduler::Scheduler;
+use anyhow::Context;
+use std::io::Write;
+
+/// Run the scheduled jobs (retention purges) until stopped
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {}
+
+impl ServeArgs {
+    pub async fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> anyhow::Result<Exit> {
+        let created = initialise_missing(ctx)?;
+        let policies = Policies::load(&ctx.settings.policies).map_err(|e| UsageError(e.to_string()))?;
+        let ledger = ctx.open_ledger().await?;
+        if !created.is_empty() {
+            writeln!(out, "waledger: initialised {}", created.join(", "))?;
+        }
+        let instance = format!("{}-{}", hostname(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let next = policies.retention.schedule.purge.next_after(crate::clock::now());
+        tracing::info!(%instance, next_purge = ?next, "serving");
+        writeln!(out, "waledger: serving as {instance}; next purge {}", next.map_or("-".into(), |t| t.to_rfc3339()))?;
+        out.flush()?;
+        let store = ledger.into_store();
+        Scheduler::new(store.clone(), policies, instance).run(shutdown_signal()).await?;
+        store.close().await;
+        Ok(Exit::Success)
+    }
+}
+
+/// Creates the key file and the default policy folder when missing; names what it created.
+fn initialise_missing(ctx: &Ctx) -> anyhow::Result<Vec<String>> {
+    let s = &ctx.settings;
+    let mut created = Vec::new();
+    if std::env::var_os("WALEDGER_MASTER_KEY").is_none()
+        && config::create_key_file(&s.key_file).with_context(|| format!("creating {}", s.key_file.display()))?
+    {
+        created.push(format!("{} (master key, mode 0600: back it up)", s.key_file.display()));
+    }
+    if !s.policies.exists() {
+        std::fs::create_dir_all(&s.policies).with_context(|| format!("creating {}", s.policies.display()))?;
+        let file = s.policies.join("retention.toml");
+        std::fs::write(&file, DEFAULT_RETENTION).with_context(|| format!("writing {}", file.display()))?;
+        created.push(format!("{} (default retention policy)", file.display()));
+    }
+    Ok(created)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "waledger".into())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutdown requested; finishing the batch in flight");
+}

@@ -1,0 +1,132 @@
+//! The scheduler decides *when*; each job is a plain function that decides *what*. At every wake-up
+//! it tries to claim the latest fire time of each job's cron schedule that is not in the future:
+//! a claim is unique per `(job, scheduled_for)` (and serialised by an advisory lock on
+//! PostgreSQL), so each tick runs once across instances, and after downtime only the latest missed
+//! tick runs: a missed run is caught up once, not once per missed tick. A run whose instance died
+//! is taken over when its lease expires. Stopping finishes the batch in flight.
+
+use crate::clock;
+use crate::policy::{Policies, Schedules};
+use crate::retention;
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// How often to look for due or abandoned runs when no tick is nearer.
+pub const POLL: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a claim is held before another instance may take the run over.
+pub const LEASE: Duration = Duration::minutes(15);
+/// How far back to look for a missed tick.
+const HORIZON: Duration = Duration::days(400);
+
+/// Jobs that run on a schedule. Erasures and reports join as their capabilities land.
+const JOBS: [&str; 1] = ["purge"];
+
+/// What one tick did for one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub job: &'static str,
+    pub scheduled_for: DateTime<Utc>,
+    pub outcome: String,
+    pub counts: String,
+}
+
+pub struct Scheduler {
+    store: Arc<dyn Store>,
+    policies: Policies,
+    instance: String,
+}
+
+fn cron_of<'a>(schedules: &'a Schedules, job: &str) -> &'a crate::policy::Cron {
+    match job {
+        "erasures" => &schedules.erasures,
+        "report" => &schedules.report,
+        _ => &schedules.purge,
+    }
+}
+
+impl Scheduler {
+    pub fn new(store: Arc<dyn Store>, policies: Policies, instance: String) -> Self {
+        Self { store, policies, instance }
+    }
+
+    /// Claims and runs every job whose latest tick at or before `now` has not run.
+    pub async fn tick(&self, now: DateTime<Utc>, stop: &AtomicBool) -> Result<Vec<RunRecord>, StoreError> {
+        let mut done = Vec::new();
+        for job in JOBS {
+            let Some(due) = cron_of(&self.policies.retention.schedule, job).last_at_or_before(now, HORIZON) else {
+                continue;
+            };
+            let claimed = self
+                .store
+                .claim_run(job, due.timestamp(), &self.instance, now.timestamp(), (now + LEASE).timestamp())
+                .await?;
+            if !claimed {
+                continue;
+            }
+            tracing::info!(job, scheduled_for = %due, instance = %self.instance, "run claimed");
+            let (outcome, counts) = self.run_job(job, now, stop).await;
+            self.store
+                .finish_run(job, due.timestamp(), &self.instance, clock::now().timestamp(), &outcome, &counts)
+                .await?;
+            tracing::info!(job, scheduled_for = %due, outcome = %outcome, counts = %counts, "run finished");
+            done.push(RunRecord { job, scheduled_for: due, outcome, counts });
+        }
+        Ok(done)
+    }
+
+    async fn run_job(&self, job: &str, now: DateTime<Utc>, stop: &AtomicBool) -> (String, String) {
+        debug_assert_eq!(job, "purge");
+        let policy = &self.policies.retention;
+        match retention::run_once(self.store.as_ref(), policy, now, false, &mut |_| {}, stop).await {
+            Ok(o) => {
+                let outcome = if o.stopped { "stopped" } else { "ok" };
+                let counts = serde_json::json!({"purged": o.purged, "total": o.total, "subjects_forgotten": o.subjects_forgotten});
+                (outcome.to_string(), counts.to_string())
+            }
+            Err(e) => {
+                tracing::error!(error.message = %e, error.cause_chain = ?e, job, "run failed");
+                ("failed".to_string(), serde_json::json!({"error": e.to_string()}).to_string())
+            }
+        }
+    }
+
+    /// The next instant something may be due: the nearest tick, or the poll interval.
+    fn next_wake(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let poll = now + Duration::from_std(POLL).expect("the poll interval fits");
+        JOBS.iter()
+            .filter_map(|job| cron_of(&self.policies.retention.schedule, job).next_after(now))
+            .chain([poll])
+            .min()
+            .unwrap_or(poll)
+    }
+
+    /// Runs until `shutdown` completes; a run in progress finishes its batch and stops.
+    pub async fn run(&self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StoreError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let woken = Arc::new(Notify::new());
+        {
+            let (stop, woken) = (stop.clone(), woken.clone());
+            tokio::spawn(async move {
+                shutdown.await;
+                stop.store(true, Ordering::SeqCst);
+                woken.notify_one();
+            });
+        }
+        while !stop.load(Ordering::SeqCst) {
+            if let Err(e) = self.tick(clock::now(), &stop).await {
+                tracing::error!(error.message = %e, error.cause_chain = ?e, "scheduler tick failed; retrying at the next wake-up");
+            }
+            let wait = (self.next_wake(clock::now()) - clock::now()).to_std().unwrap_or_default();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = woken.notified() => {}
+            }
+        }
+        tracing::info!(instance = %self.instance, "scheduler stopped");
+        Ok(())
+    }
+}
