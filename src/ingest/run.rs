@@ -5,7 +5,7 @@
 
 use super::{extract, Envelope};
 use crate::ledger::{Ledger, LedgerError, PreparedEnvelope};
-use crate::store::{AppendOutcome, Checkpoint};
+use crate::store::{AppendOutcome, Checkpoint, StoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -37,7 +37,8 @@ pub struct Ingestor<'a> {
     now: DateTime<Utc>,
     batch: Vec<PreparedEnvelope>,
     batch_entries: usize,
-    in_flight: Option<tokio::task::JoinHandle<Result<AppendOutcome, LedgerError>>>,
+    /// The batch being appended, kept until its append succeeds.
+    in_flight: Option<(Vec<PreparedEnvelope>, tokio::task::JoinHandle<Result<AppendOutcome, LedgerError>>)>,
     summary: IngestSummary,
 }
 
@@ -125,19 +126,26 @@ impl<'a> Ingestor<'a> {
             return Ok(());
         }
         let sealed = self.ledger.seal(&self.batch, self.now).await?;
-        self.batch.clear();
+        let batch = std::mem::take(&mut self.batch);
         self.batch_entries = 0;
         self.settle().await?;
-        self.in_flight = Some(tokio::spawn(sealed.append()));
+        self.in_flight = Some((batch, tokio::spawn(sealed.append())));
         Ok(())
     }
 
     /// Waits for the append in flight, if any, and counts what it did.
     async fn settle(&mut self) -> Result<(), LedgerError> {
-        let Some(task) = self.in_flight.take() else {
+        let Some((batch, task)) = self.in_flight.take() else {
             return Ok(());
         };
-        let outcome = task.await.expect("the append task does not panic")?;
+        let outcome = match task.await.expect("the append task does not panic") {
+            Err(LedgerError::Store(StoreError::SubjectForgotten)) => {
+                // A purge forgot a subject cached by this run: look again and record the batch.
+                self.ledger.forget_cached_subjects();
+                self.ledger.record(&batch, self.now).await?
+            }
+            other => other?,
+        };
         tracing::debug!(
             accepted = outcome.accepted,
             duplicates = outcome.duplicates,

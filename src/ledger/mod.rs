@@ -140,7 +140,19 @@ impl Ledger {
         now: DateTime<Utc>,
     ) -> Result<AppendOutcome, LedgerError> {
         let sealed = self.seal(envelopes, now).await?;
-        sealed.append().await
+        match sealed.append().await {
+            Err(LedgerError::Store(StoreError::SubjectForgotten)) => {
+                // A purge forgot a subject this process still had cached: look again, once.
+                self.forget_cached_subjects();
+                self.seal(envelopes, now).await?.append().await
+            }
+            other => other,
+        }
+    }
+
+    /// Drops cached subjects and keys (after a purge elsewhere forgot some of them).
+    pub fn forget_cached_subjects(&mut self) {
+        self.subjects = Subjects::default();
     }
 
     /// The first half of [`record`](Self::record): finds or creates the subjects and seals every

@@ -8,3 +8,5 @@ mod ledger_roundtrip;
 mod robustness;
 mod roundtrip;
 mod tamper;
+mod retention;
+mod scheduling;
