@@ -84,6 +84,8 @@ pub struct Settings {
     pub listen: String,
     pub app_secret: Option<Secret>,
     pub verify_token: Option<Secret>,
+    /// Values removed per purge transaction (`WALEDGER_PURGE_BATCH`).
+    pub purge_batch: i64,
 }
 
 impl Settings {
@@ -151,8 +153,23 @@ impl Settings {
             verify_token: env("WALEDGER_VERIFY_TOKEN")
                 .filter(|s| !s.is_empty())
                 .map(Secret::new),
+            purge_batch: purge_batch(env)?,
         })
     }
+}
+
+fn purge_batch(env: &dyn Fn(&str) -> Option<String>) -> Result<i64, ConfigError> {
+    let Some(text) = env("WALEDGER_PURGE_BATCH") else {
+        return Ok(crate::retention::BATCH);
+    };
+    text.trim()
+        .parse()
+        .ok()
+        .filter(|n| (1..=1_000_000).contains(n))
+        .ok_or_else(|| ConfigError::Invalid {
+            setting: "WALEDGER_PURGE_BATCH",
+            reason: "must be a whole number from 1 to 1000000".into(),
+        })
 }
 
 fn read_file(explicit: Option<&Path>) -> Result<FileSettings, ConfigError> {

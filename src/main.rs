@@ -9,7 +9,11 @@ use waledger::cli::{self, Cli, Exit};
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // The long-running job logs what it does; one-shot commands only warn.
-    let level = if matches!(cli.command, cli::Command::Serve(_)) { "info" } else { "warn" };
+    let level = if matches!(cli.command, cli::Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     waledger::telemetry::init_subscriber(level);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -54,24 +54,46 @@ impl HoldArgs {
     pub async fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> anyhow::Result<Exit> {
         let now = crate::clock::now();
         match &self.command {
-            HoldCommand::Add { phone, reason, until, requested_by } => {
-                let phone = PhoneNumber::parse(phone).map_err(|e| UsageError(format!("--phone: {e}")))?;
+            HoldCommand::Add {
+                phone,
+                reason,
+                until,
+                requested_by,
+            } => {
+                let phone =
+                    PhoneNumber::parse(phone).map_err(|e| UsageError(format!("--phone: {e}")))?;
                 let until = until
                     .as_deref()
-                    .map(|t| parse_time(t).ok_or_else(|| UsageError("--until: not an RFC 3339 time or YYYY-MM-DD date".into())))
+                    .map(|t| {
+                        parse_time(t).ok_or_else(|| {
+                            UsageError("--until: not an RFC 3339 time or YYYY-MM-DD date".into())
+                        })
+                    })
                     .transpose()?;
                 if until.is_some_and(|u| u <= now) {
-                    return Err(UsageError("--until: the hold would already be over; give a time in the future".into()).into());
+                    return Err(UsageError(
+                        "--until: the hold would already be over; give a time in the future".into(),
+                    )
+                    .into());
                 }
                 if reason.trim().is_empty() {
-                    return Err(UsageError("--reason: say why the data must be kept (e.g. a case reference)".into()).into());
+                    return Err(UsageError(
+                        "--reason: say why the data must be kept (e.g. a case reference)".into(),
+                    )
+                    .into());
                 }
-                let who = requested_by.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_default();
+                let who = requested_by
+                    .clone()
+                    .or_else(|| std::env::var("USER").ok())
+                    .unwrap_or_default();
                 let mut ledger = ctx.open_ledger().await?;
                 let id = ledger.add_hold(&phone, reason, &who, until, now).await?;
                 ledger.store().close().await;
                 match ctx.format {
-                    Format::Json => output::json(out, &serde_json::json!({"id": id, "from": now, "until": until}))?,
+                    Format::Json => output::json(
+                        out,
+                        &serde_json::json!({"id": id, "from": now, "until": until}),
+                    )?,
                     Format::Table => writeln!(out, "hold {id} placed")?,
                 }
             }
@@ -99,10 +121,15 @@ impl HoldArgs {
                 let released = ledger.release_hold(id, now).await?;
                 ledger.store().close().await;
                 if !released {
-                    return Err(UsageError(format!("hold {id}: no active hold has this id; see `waledger hold list`")).into());
+                    return Err(UsageError(format!(
+                        "hold {id}: no active hold has this id; see `waledger hold list`"
+                    ))
+                    .into());
                 }
                 match ctx.format {
-                    Format::Json => output::json(out, &serde_json::json!({"id": id, "released_at": now}))?,
+                    Format::Json => {
+                        output::json(out, &serde_json::json!({"id": id, "released_at": now}))?
+                    }
                     Format::Table => writeln!(out, "hold {id} released")?,
                 }
             }

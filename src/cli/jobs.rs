@@ -30,7 +30,8 @@ struct Run {
 }
 
 fn time(t: Option<i64>) -> String {
-    t.and_then(|t| DateTime::from_timestamp(t, 0)).map_or("-".into(), |t| t.to_rfc3339())
+    t.and_then(|t| DateTime::from_timestamp(t, 0))
+        .map_or("-".into(), |t| t.to_rfc3339())
 }
 
 impl JobsArgs {
@@ -52,7 +53,9 @@ impl JobsArgs {
             .collect();
         match ctx.format {
             Format::Json => output::json(out, &rows)?,
-            Format::Table if rows.is_empty() => writeln!(out, "no scheduled run yet; start `waledger serve`")?,
+            Format::Table if rows.is_empty() => {
+                writeln!(out, "no scheduled run yet; start `waledger serve`")?
+            }
             Format::Table => output::table(out, rows)?,
         }
         Ok(Exit::Success)

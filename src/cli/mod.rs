@@ -5,13 +5,13 @@
 
 mod context;
 mod export;
+mod hold;
 mod ingest;
 mod init;
+mod jobs;
 mod output;
 mod policy;
 mod purge;
-mod hold;
-mod jobs;
 mod serve;
 mod show;
 mod simulate;

@@ -40,7 +40,8 @@ struct PlanRow {
 
 impl PurgeArgs {
     pub async fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> anyhow::Result<Exit> {
-        let policies = Policies::load(&ctx.settings.policies).map_err(|e| UsageError(e.to_string()))?;
+        let policies =
+            Policies::load(&ctx.settings.policies).map_err(|e| UsageError(e.to_string()))?;
         let policy = &policies.retention;
         let store = ctx.open_store().await?;
         let now = crate::clock::now();
@@ -51,10 +52,24 @@ impl PurgeArgs {
             return print_plan(ctx.format, &outcome, &plan, out).map(|()| Exit::Success);
         }
         let total = retention::plan(store.as_ref(), policy, now).await?.total();
-        let bar = ProgressBar::new(total)
-            .with_style(ProgressStyle::with_template("purge {wide_bar} {pos}/{len} ({per_sec}, {eta})").expect("valid template"));
+        let bar = ProgressBar::new(total).with_style(
+            ProgressStyle::with_template("purge {wide_bar} {pos}/{len} ({per_sec}, {eta})")
+                .expect("valid template"),
+        );
         let never = std::sync::atomic::AtomicBool::new(false);
-        let outcome = retention::run_once(store.as_ref(), policy, now, false, &mut |n| bar.set_position(n), &never).await?;
+        let options = retention::PurgeOptions {
+            dry_run: false,
+            batch: ctx.settings.purge_batch,
+        };
+        let outcome = retention::run_once(
+            store.as_ref(),
+            policy,
+            now,
+            options,
+            &mut |n| bar.set_position(n),
+            &never,
+        )
+        .await?;
         bar.finish_and_clear();
         store.close().await;
         match ctx.format {
@@ -65,11 +80,20 @@ impl PurgeArgs {
     }
 }
 
-fn print_plan(format: Format, outcome: &PurgeOutcome, plan: &PurgePlan, out: &mut dyn Write) -> anyhow::Result<()> {
+fn print_plan(
+    format: Format,
+    outcome: &PurgeOutcome,
+    plan: &PurgePlan,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     if format == Format::Json {
         return output::json(out, &DryRunOutput { outcome, plan });
     }
-    writeln!(out, "dry run: {} entries are due; nothing was changed", outcome.total)?;
+    writeln!(
+        out,
+        "dry run: {} entries are due; nothing was changed",
+        outcome.total
+    )?;
     output::table(
         out,
         plan.rows.iter().map(|r| PlanRow {
@@ -85,7 +109,11 @@ fn print_plan(format: Format, outcome: &PurgeOutcome, plan: &PurgePlan, out: &mu
 }
 
 fn print_outcome(outcome: &PurgeOutcome, out: &mut dyn Write) -> anyhow::Result<()> {
-    let mut rows: Vec<(&str, String)> = outcome.purged.iter().map(|(c, n)| (c.as_ref(), n.to_string())).collect();
+    let mut rows: Vec<(&str, String)> = outcome
+        .purged
+        .iter()
+        .map(|(c, n)| (c.as_ref(), n.to_string()))
+        .collect();
     rows.push(("total purged", outcome.total.to_string()));
     rows.push(("kept by holds", outcome.kept_by_holds.to_string()));
     rows.push(("subjects forgotten", outcome.subjects_forgotten.to_string()));

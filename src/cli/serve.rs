@@ -17,18 +17,34 @@ pub struct ServeArgs {}
 impl ServeArgs {
     pub async fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> anyhow::Result<Exit> {
         let created = initialise_missing(ctx)?;
-        let policies = Policies::load(&ctx.settings.policies).map_err(|e| UsageError(e.to_string()))?;
+        let policies =
+            Policies::load(&ctx.settings.policies).map_err(|e| UsageError(e.to_string()))?;
         let ledger = ctx.open_ledger().await?;
         if !created.is_empty() {
             writeln!(out, "waledger: initialised {}", created.join(", "))?;
         }
-        let instance = format!("{}-{}", hostname(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let next = policies.retention.schedule.purge.next_after(crate::clock::now());
+        let instance = format!(
+            "{}-{}",
+            hostname(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let next = policies
+            .retention
+            .schedule
+            .purge
+            .next_after(crate::clock::now());
         tracing::info!(%instance, next_purge = ?next, "serving");
-        writeln!(out, "waledger: serving as {instance}; next purge {}", next.map_or("-".into(), |t| t.to_rfc3339()))?;
+        writeln!(
+            out,
+            "waledger: serving as {instance}; next purge {}",
+            next.map_or("-".into(), |t| t.to_rfc3339())
+        )?;
         out.flush()?;
         let store = ledger.into_store();
-        Scheduler::new(store.clone(), policies, instance).run(shutdown_signal()).await?;
+        Scheduler::new(store.clone(), policies, instance)
+            .with_batch(ctx.settings.purge_batch)
+            .run(shutdown_signal())
+            .await?;
         store.close().await;
         Ok(Exit::Success)
     }
@@ -39,21 +55,29 @@ fn initialise_missing(ctx: &Ctx) -> anyhow::Result<Vec<String>> {
     let s = &ctx.settings;
     let mut created = Vec::new();
     if std::env::var_os("WALEDGER_MASTER_KEY").is_none()
-        && config::create_key_file(&s.key_file).with_context(|| format!("creating {}", s.key_file.display()))?
+        && config::create_key_file(&s.key_file)
+            .with_context(|| format!("creating {}", s.key_file.display()))?
     {
-        created.push(format!("{} (master key, mode 0600: back it up)", s.key_file.display()));
+        created.push(format!(
+            "{} (master key, mode 0600: back it up)",
+            s.key_file.display()
+        ));
     }
-    if !s.policies.exists() {
-        std::fs::create_dir_all(&s.policies).with_context(|| format!("creating {}", s.policies.display()))?;
-        let file = s.policies.join("retention.toml");
-        std::fs::write(&file, DEFAULT_RETENTION).with_context(|| format!("writing {}", file.display()))?;
+    let file = s.policies.join("retention.toml");
+    if s.policies.is_dir() && !file.exists() || !s.policies.exists() {
+        std::fs::create_dir_all(&s.policies)
+            .with_context(|| format!("creating {}", s.policies.display()))?;
+        std::fs::write(&file, DEFAULT_RETENTION)
+            .with_context(|| format!("writing {}", file.display()))?;
         created.push(format!("{} (default retention policy)", file.display()));
     }
     Ok(created)
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "waledger".into())
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "waledger".into())
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -31,6 +31,13 @@ pub struct IngestSummary {
     pub checkpoint_seq: Option<i64>,
 }
 
+/// A batch being appended, kept until its append succeeds (it is recorded again if a purge
+/// forgot one of its subjects meanwhile).
+type InFlight = (
+    Vec<PreparedEnvelope>,
+    tokio::task::JoinHandle<Result<AppendOutcome, LedgerError>>,
+);
+
 /// Feeds lines into the ledger in batches.
 pub struct Ingestor<'a> {
     ledger: &'a mut Ledger,
@@ -38,7 +45,7 @@ pub struct Ingestor<'a> {
     batch: Vec<PreparedEnvelope>,
     batch_entries: usize,
     /// The batch being appended, kept until its append succeeds.
-    in_flight: Option<(Vec<PreparedEnvelope>, tokio::task::JoinHandle<Result<AppendOutcome, LedgerError>>)>,
+    in_flight: Option<InFlight>,
     summary: IngestSummary,
 }
 

@@ -107,28 +107,68 @@ impl Ledger {
     }
 
     /// The subject of a number (under any alias), created with a fresh data key if never seen.
-    pub async fn subject_for(&mut self, phone: &PhoneNumber, now: DateTime<Utc>) -> Result<SubjectId, LedgerError> {
+    pub async fn subject_for(
+        &mut self,
+        phone: &PhoneNumber,
+        now: DateTime<Utc>,
+    ) -> Result<SubjectId, LedgerError> {
         let group = vec![phone.clone()];
-        let found = self.subjects.resolve(self.store.as_ref(), &self.keyring, &[group], now.timestamp()).await?;
-        Ok(found.into_iter().next().expect("one group in, one subject out"))
+        let found = self
+            .subjects
+            .resolve(
+                self.store.as_ref(),
+                &self.keyring,
+                &[group],
+                now.timestamp(),
+            )
+            .await?;
+        Ok(found
+            .into_iter()
+            .next()
+            .expect("one group in, one subject out"))
     }
 
     /// Seals business data (a hold's reason) under the system key, bound to `aad`.
-    pub async fn seal_system(&mut self, aad: &[u8], plaintext: &[u8], now: DateTime<Utc>) -> Result<Vec<u8>, LedgerError> {
+    pub async fn seal_system(
+        &mut self,
+        aad: &[u8],
+        plaintext: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u8>, LedgerError> {
         let key = self.system_key(now).await?;
         Ok(key.seal(aad, plaintext))
     }
 
     /// Opens a value sealed by [`seal_system`](Self::seal_system).
-    pub async fn open_system(&mut self, aad: &[u8], sealed: &[u8], now: DateTime<Utc>) -> Result<String, LedgerError> {
+    pub async fn open_system(
+        &mut self,
+        aad: &[u8],
+        sealed: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<String, LedgerError> {
         let key = self.system_key(now).await?;
-        let plain = key.open(aad, sealed).map_err(|_| LedgerError::Undecryptable { seq: 0 })?;
+        let plain = key
+            .open(aad, sealed)
+            .map_err(|_| LedgerError::Undecryptable { seq: 0 })?;
         Ok(String::from_utf8_lossy(&plain).into_owned())
     }
 
-    async fn system_key(&mut self, now: DateTime<Utc>) -> Result<&crate::crypto::DataKey, LedgerError> {
-        self.subjects.load_keys(self.store.as_ref(), &self.keyring, &[SYSTEM_OWNER], now.timestamp()).await?;
-        Ok(self.subjects.key(SYSTEM_OWNER).expect("the system key was loaded or created"))
+    async fn system_key(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> Result<&crate::crypto::DataKey, LedgerError> {
+        self.subjects
+            .load_keys(
+                self.store.as_ref(),
+                &self.keyring,
+                &[SYSTEM_OWNER],
+                now.timestamp(),
+            )
+            .await?;
+        Ok(self
+            .subjects
+            .key(SYSTEM_OWNER)
+            .expect("the system key was loaded or created"))
     }
 
     /// Records envelopes in one transaction, each whole; already-recorded ones count as

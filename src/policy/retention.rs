@@ -23,16 +23,29 @@ impl Cron {
         self.schedule.after(&after).next()
     }
 
-    /// The last fire time at or before `at`, searching back at most `horizon`.
+    /// The last fire time at or before `at`, searching back at most `horizon`. Widens the search
+    /// window step by step, so a schedule that fires every second costs a minute of ticks, not a
+    /// year of them.
     pub fn last_at_or_before(
         &self,
         at: DateTime<Utc>,
         horizon: chrono::Duration,
     ) -> Option<DateTime<Utc>> {
-        self.schedule
-            .after(&(at - horizon))
-            .take_while(|t| *t <= at)
-            .last()
+        let steps = [
+            chrono::Duration::minutes(1),
+            chrono::Duration::hours(1),
+            chrono::Duration::days(1),
+            chrono::Duration::days(32),
+        ];
+        for window in steps.into_iter().filter(|w| *w < horizon).chain([horizon]) {
+            // `after` is exclusive: start a second earlier so `at - window` itself counts.
+            let from = at - window - chrono::Duration::seconds(1);
+            let found = self.schedule.after(&from).take_while(|t| *t <= at).last();
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
     }
 
     /// The next `n` fire times after `after`.
@@ -396,5 +409,25 @@ mod tests {
             .last_at_or_before(at, chrono::Duration::days(2))
             .unwrap();
         assert_eq!(last.to_rfc3339(), "2026-11-25T03:00:00+00:00");
+        let exactly = DateTime::parse_from_rfc3339("2026-11-26T03:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            p.schedule
+                .purge
+                .last_at_or_before(exactly, chrono::Duration::days(2)),
+            Some(exactly)
+        );
+        let every_second = parse(&GOOD.replace("0 0 3 * * *", "* * * * * *")).unwrap();
+        let started = std::time::Instant::now();
+        let year = chrono::Duration::days(400);
+        assert_eq!(
+            every_second.schedule.purge.last_at_or_before(at, year),
+            Some(at)
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(200),
+            "a frequent schedule must not scan a year"
+        );
     }
 }

@@ -28,7 +28,12 @@ fn reason_aad(id: &str) -> Vec<u8> {
     [b"waledger/hold-reason/v1\0".as_slice(), id.as_bytes()].concat()
 }
 
-fn record(kind: RecordKind, detail: serde_json::Value, now: i64, content_digest: Option<[u8; 32]>) -> NewRecord {
+fn record(
+    kind: RecordKind,
+    detail: serde_json::Value,
+    now: i64,
+    content_digest: Option<[u8; 32]>,
+) -> NewRecord {
     NewRecord {
         body: RecordBody {
             entry_id: EntryId::new(),
@@ -59,22 +64,44 @@ impl Ledger {
     ) -> Result<String, LedgerError> {
         let subject = self.subject_for(phone, now).await?;
         let id = format!("{HOLD_ID_PREFIX}{}", uuid::Uuid::now_v7());
-        let secret = serde_json::json!({"reason": reason, "requested_by": requested_by}).to_string();
-        let sealed = self.seal_system(&reason_aad(&id), secret.as_bytes(), now).await?;
+        let secret =
+            serde_json::json!({"reason": reason, "requested_by": requested_by}).to_string();
+        let sealed = self
+            .seal_system(&reason_aad(&id), secret.as_bytes(), now)
+            .await?;
         let detail = serde_json::json!({
             "hold": id, "subject": subject.as_str(), "from": now.timestamp(), "until": until.map(|t| t.timestamp()),
         });
-        let record = record(RecordKind::Hold, detail, now.timestamp(), Some(sha256(&[&sealed])));
-        let row = HoldRow { id: id.clone(), subject, reason: sealed, created_at: now.timestamp(), until: until.map(|t| t.timestamp()), released_at: None };
+        let record = record(
+            RecordKind::Hold,
+            detail,
+            now.timestamp(),
+            Some(sha256(&[&sealed])),
+        );
+        let row = HoldRow {
+            id: id.clone(),
+            subject,
+            reason: sealed,
+            created_at: now.timestamp(),
+            until: until.map(|t| t.timestamp()),
+            released_at: None,
+        };
         self.store().add_hold(&row, &record, &chain::link).await?;
         Ok(id)
     }
 
     /// Releases a hold; `false` when no active hold has that id.
-    pub async fn release_hold(&mut self, id: &str, now: DateTime<Utc>) -> Result<bool, LedgerError> {
+    pub async fn release_hold(
+        &mut self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, LedgerError> {
         let detail = serde_json::json!({"hold": id, "released_at": now.timestamp()});
         let record = record(RecordKind::HoldRelease, detail, now.timestamp(), None);
-        Ok(self.store().release_hold(id, now.timestamp(), &record, &chain::link).await?)
+        Ok(self
+            .store()
+            .release_hold(id, now.timestamp(), &record, &chain::link)
+            .await?)
     }
 
     /// Every hold, oldest first, with its reason decrypted.
@@ -82,7 +109,9 @@ impl Ledger {
         let rows = self.store().holds().await?;
         let mut views = Vec::with_capacity(rows.len());
         for row in rows {
-            let secret = self.open_system(&reason_aad(&row.id), &row.reason, now).await?;
+            let secret = self
+                .open_system(&reason_aad(&row.id), &row.reason, now)
+                .await?;
             let reason = serde_json::from_str::<serde_json::Value>(&secret)
                 .ok()
                 .and_then(|v| v["reason"].as_str().map(str::to_string))

@@ -8,4 +8,4 @@ mod holds;
 mod purge;
 
 pub use holds::{HoldView, HOLD_ID_PREFIX};
-pub use purge::{plan, run_once, PurgeOutcome, PurgePlan, PurgePlanRow, BATCH};
+pub use purge::{plan, run_once, PurgeOptions, PurgeOutcome, PurgePlan, PurgePlanRow, BATCH};

@@ -11,8 +11,28 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use strum::IntoEnumIterator;
 
-/// Values removed per transaction: bounds memory and what a crash can lose.
+/// Values removed per transaction by default: bounds memory and what a crash can lose.
 pub const BATCH: i64 = 5_000;
+
+/// How to run a purge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeOptions {
+    /// Report what would be removed and change nothing.
+    pub dry_run: bool,
+    /// Values removed per transaction (`WALEDGER_PURGE_BATCH`).
+    pub batch: i64,
+}
+
+impl PurgeOptions {
+    pub const RUN: PurgeOptions = PurgeOptions {
+        dry_run: false,
+        batch: BATCH,
+    };
+    pub const DRY_RUN: PurgeOptions = PurgeOptions {
+        dry_run: true,
+        batch: BATCH,
+    };
+}
 
 /// What a purge did (or, for a dry run, would do). CONTRACT.md: `dry_run`, `purged`, `total`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -75,12 +95,20 @@ fn empty_outcome(dry_run: bool) -> PurgeOutcome {
 }
 
 fn cutoffs(policy: &RetentionPolicy, now: i64) -> Vec<(FieldKind, i64)> {
-    FieldKind::iter().map(|kind| (kind, policy.cutoff(kind, now))).collect()
+    FieldKind::iter()
+        .map(|kind| (kind, policy.cutoff(kind, now)))
+        .collect()
 }
 
 /// The plan of a purge at `now`; changes nothing.
-pub async fn plan(store: &dyn Store, policy: &RetentionPolicy, now: DateTime<Utc>) -> Result<PurgePlan, StoreError> {
-    let rows = store.purge_plan(&cutoffs(policy, now.timestamp()), now.timestamp()).await?;
+pub async fn plan(
+    store: &dyn Store,
+    policy: &RetentionPolicy,
+    now: DateTime<Utc>,
+) -> Result<PurgePlan, StoreError> {
+    let rows = store
+        .purge_plan(&cutoffs(policy, now.timestamp()), now.timestamp())
+        .await?;
     Ok(PurgePlan {
         rows: rows
             .into_iter()
@@ -99,26 +127,36 @@ pub async fn plan(store: &dyn Store, policy: &RetentionPolicy, now: DateTime<Utc
 
 /// Applies the policy at `now` (or, with `dry_run`, reports what it would do). `progress` is
 /// called with the number of values removed so far.
-#[tracing::instrument(name = "purge.run_once", skip_all, fields(dry_run, policy = %policy.digest), err)]
+#[tracing::instrument(name = "purge.run_once", skip_all, fields(dry_run = options.dry_run, policy = %policy.digest), err)]
 pub async fn run_once(
     store: &dyn Store,
     policy: &RetentionPolicy,
     now: DateTime<Utc>,
-    dry_run: bool,
+    options: PurgeOptions,
     progress: &mut dyn FnMut(u64),
     stop: &AtomicBool,
 ) -> Result<PurgeOutcome, StoreError> {
     let plan = plan(store, policy, now).await?;
-    if dry_run {
+    if options.dry_run {
         return Ok(plan.outcome());
     }
     let mut outcome = empty_outcome(false);
     outcome.kept_by_holds = plan.outcome().kept_by_holds;
     let now_s = now.timestamp();
     for (field, cutoff) in cutoffs(policy, now_s) {
-        let tombstone = |count: u64, first: i64, last: i64| tombstone(policy, field, count, first, last, now_s);
+        let tombstone =
+            |count: u64, first: i64, last: i64| tombstone(policy, field, count, first, last, now_s);
         while !stop.load(Ordering::Relaxed) {
-            let removed = store.purge_batch(field, cutoff, now_s, BATCH, &tombstone, &chain::link).await?;
+            let removed = store
+                .purge_batch(
+                    field,
+                    cutoff,
+                    now_s,
+                    options.batch.max(1),
+                    &tombstone,
+                    &chain::link,
+                )
+                .await?;
             if removed == 0 {
                 break;
             }
@@ -135,9 +173,16 @@ pub async fn run_once(
         return Ok(outcome);
     }
     outcome.subjects_forgotten = forget_orphans(store, now_s).await?;
-    let longest = FieldKind::iter().map(|k| policy.window_for(k).seconds()).max().unwrap_or_default();
+    let longest = FieldKind::iter()
+        .map(|k| policy.window_for(k).seconds())
+        .max()
+        .unwrap_or_default();
     store.forget_envelopes_before(now_s - longest).await?;
-    tracing::info!(total = outcome.total, subjects_forgotten = outcome.subjects_forgotten, "purge finished");
+    tracing::info!(
+        total = outcome.total,
+        subjects_forgotten = outcome.subjects_forgotten,
+        "purge finished"
+    );
     Ok(outcome)
 }
 
@@ -161,7 +206,14 @@ async fn forget_orphans(store: &dyn Store, now: i64) -> Result<u64, StoreError> 
 }
 
 /// The chain record of one purge batch: nothing personal, just what and how many under which policy.
-fn tombstone(policy: &RetentionPolicy, field: FieldKind, count: u64, first: i64, last: i64, now: i64) -> NewRecord {
+fn tombstone(
+    policy: &RetentionPolicy,
+    field: FieldKind,
+    count: u64,
+    first: i64,
+    last: i64,
+    now: i64,
+) -> NewRecord {
     let detail = serde_json::json!({
         "count": count,
         "first_seq": first,

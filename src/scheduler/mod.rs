@@ -38,6 +38,7 @@ pub struct Scheduler {
     store: Arc<dyn Store>,
     policies: Policies,
     instance: String,
+    batch: i64,
 }
 
 fn cron_of<'a>(schedules: &'a Schedules, job: &str) -> &'a crate::policy::Cron {
@@ -50,19 +51,42 @@ fn cron_of<'a>(schedules: &'a Schedules, job: &str) -> &'a crate::policy::Cron {
 
 impl Scheduler {
     pub fn new(store: Arc<dyn Store>, policies: Policies, instance: String) -> Self {
-        Self { store, policies, instance }
+        Self {
+            store,
+            policies,
+            instance,
+            batch: retention::BATCH,
+        }
+    }
+
+    /// Values removed per purge transaction.
+    pub fn with_batch(mut self, batch: i64) -> Self {
+        self.batch = batch;
+        self
     }
 
     /// Claims and runs every job whose latest tick at or before `now` has not run.
-    pub async fn tick(&self, now: DateTime<Utc>, stop: &AtomicBool) -> Result<Vec<RunRecord>, StoreError> {
+    pub async fn tick(
+        &self,
+        now: DateTime<Utc>,
+        stop: &AtomicBool,
+    ) -> Result<Vec<RunRecord>, StoreError> {
         let mut done = Vec::new();
         for job in JOBS {
-            let Some(due) = cron_of(&self.policies.retention.schedule, job).last_at_or_before(now, HORIZON) else {
+            let Some(due) =
+                cron_of(&self.policies.retention.schedule, job).last_at_or_before(now, HORIZON)
+            else {
                 continue;
             };
             let claimed = self
                 .store
-                .claim_run(job, due.timestamp(), &self.instance, now.timestamp(), (now + LEASE).timestamp())
+                .claim_run(
+                    job,
+                    due.timestamp(),
+                    &self.instance,
+                    now.timestamp(),
+                    (now + LEASE).timestamp(),
+                )
                 .await?;
             if !claimed {
                 continue;
@@ -70,10 +94,22 @@ impl Scheduler {
             tracing::info!(job, scheduled_for = %due, instance = %self.instance, "run claimed");
             let (outcome, counts) = self.run_job(job, now, stop).await;
             self.store
-                .finish_run(job, due.timestamp(), &self.instance, clock::now().timestamp(), &outcome, &counts)
+                .finish_run(
+                    job,
+                    due.timestamp(),
+                    &self.instance,
+                    clock::now().timestamp(),
+                    &outcome,
+                    &counts,
+                )
                 .await?;
             tracing::info!(job, scheduled_for = %due, outcome = %outcome, counts = %counts, "run finished");
-            done.push(RunRecord { job, scheduled_for: due, outcome, counts });
+            done.push(RunRecord {
+                job,
+                scheduled_for: due,
+                outcome,
+                counts,
+            });
         }
         Ok(done)
     }
@@ -81,7 +117,13 @@ impl Scheduler {
     async fn run_job(&self, job: &str, now: DateTime<Utc>, stop: &AtomicBool) -> (String, String) {
         debug_assert_eq!(job, "purge");
         let policy = &self.policies.retention;
-        match retention::run_once(self.store.as_ref(), policy, now, false, &mut |_| {}, stop).await {
+        let options = retention::PurgeOptions {
+            dry_run: false,
+            batch: self.batch,
+        };
+        match retention::run_once(self.store.as_ref(), policy, now, options, &mut |_| {}, stop)
+            .await
+        {
             Ok(o) => {
                 let outcome = if o.stopped { "stopped" } else { "ok" };
                 let counts = serde_json::json!({"purged": o.purged, "total": o.total, "subjects_forgotten": o.subjects_forgotten});
@@ -89,7 +131,10 @@ impl Scheduler {
             }
             Err(e) => {
                 tracing::error!(error.message = %e, error.cause_chain = ?e, job, "run failed");
-                ("failed".to_string(), serde_json::json!({"error": e.to_string()}).to_string())
+                (
+                    "failed".to_string(),
+                    serde_json::json!({"error": e.to_string()}).to_string(),
+                )
             }
         }
     }
@@ -105,7 +150,10 @@ impl Scheduler {
     }
 
     /// Runs until `shutdown` completes; a run in progress finishes its batch and stops.
-    pub async fn run(&self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StoreError> {
+    pub async fn run(
+        &self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StoreError> {
         let stop = Arc::new(AtomicBool::new(false));
         let woken = Arc::new(Notify::new());
         {
@@ -120,7 +168,9 @@ impl Scheduler {
             if let Err(e) = self.tick(clock::now(), &stop).await {
                 tracing::error!(error.message = %e, error.cause_chain = ?e, "scheduler tick failed; retrying at the next wake-up");
             }
-            let wait = (self.next_wake(clock::now()) - clock::now()).to_std().unwrap_or_default();
+            let wait = (self.next_wake(clock::now()) - clock::now())
+                .to_std()
+                .unwrap_or_default();
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = woken.notified() => {}

@@ -428,3 +428,103 @@ fn tokio_block<F: std::future::Future>(f: F) -> F::Output {
         .unwrap()
         .block_on(f)
 }
+
+#[test]
+fn serve_initialises_a_fresh_folder_runs_the_purge_and_stops_on_sigterm() {
+    for db in backends() {
+        let input = [send_line("send_text_request.json", "send_response.json")].join("\n");
+        let policy = "[windows]\nphone_number = \"1h\"\ntext = \"1h\"\nmedia = \"1h\"\nmetadata = \"1h\"\n\n[schedule]\npurge = \"*/1 * * * * *\"\n";
+        let child = Command::new(env!("CARGO_BIN_EXE_waledger"))
+            .current_dir(db.dir.path())
+            .arg("serve")
+            .env("WALEDGER_DATABASE_URL", db.ledger_url.expose())
+            .env("WALEDGER_KEYSTORE_URL", db.keys_url.expose())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A fresh folder: serve creates the key and the default policy, then runs.
+        wait_for(|| {
+            db.dir.path().join("policies/retention.toml").exists()
+                || db.dir.path().join("waledger.key").exists()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        std::fs::write(db.dir.path().join("policies/retention.toml"), policy).unwrap();
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let first = finish(child.wait_with_output().unwrap());
+        assert_eq!(first.code, 0, "{}: {}", db.name, first.stderr);
+        assert!(
+            first.stdout.contains("initialised"),
+            "{}: {}",
+            db.name,
+            first.stdout
+        );
+        assert!(
+            first.stderr.contains("scheduler stopped"),
+            "{}: {}",
+            db.name,
+            first.stderr
+        );
+
+        // Old traffic, a one-hour window and a purge every second: the served purge removes it.
+        assert_eq!(waledger(&db, &["ingest"], Some(&input)).code, 0);
+        let child = Command::new(env!("CARGO_BIN_EXE_waledger"))
+            .current_dir(db.dir.path())
+            .arg("serve")
+            .env("WALEDGER_DATABASE_URL", db.ledger_url.expose())
+            .env("WALEDGER_KEYSTORE_URL", db.keys_url.expose())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for(|| {
+            let jobs = json(&waledger(&db, &["jobs", "--format", "json"], None));
+            jobs.as_array().unwrap().iter().any(|run| {
+                let counts: serde_json::Value =
+                    serde_json::from_str(run["counts"].as_str().unwrap_or("{}"))
+                        .unwrap_or_default();
+                counts["total"].as_u64().unwrap_or(0) > 0
+            })
+        });
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let second = finish(child.wait_with_output().unwrap());
+        assert_eq!(second.code, 0, "{}: {}", db.name, second.stderr);
+        assert!(
+            !second.stdout.contains("initialised"),
+            "{}: nothing to create the second time",
+            db.name
+        );
+        let dry = json(&waledger(
+            &db,
+            &["purge", "--dry-run", "--format", "json"],
+            None,
+        ));
+        assert_eq!(
+            dry["total"], 0,
+            "{}: the served purge left nothing due",
+            db.name
+        );
+        for canary in ["16505551234", "here is the link"] {
+            assert!(
+                !second.stderr.contains(canary),
+                "{}: {canary} in the serve logs",
+                db.name
+            );
+        }
+        assert_eq!(waledger(&db, &["verify"], None).code, 0, "{}", db.name);
+    }
+}
+
+fn wait_for(mut ready: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if ready() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("timed out waiting for serve");
+}

@@ -9,10 +9,12 @@ use chrono::{DateTime, Duration, Utc};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use waledger::crypto::MasterKey;
-use waledger::domain::{Category, Direction, EntryState, FieldKind, FieldValue, MessageId, PhoneNumber, Plaintext};
+use waledger::domain::{
+    Category, Direction, EntryState, FieldKind, FieldValue, MessageId, PhoneNumber, Plaintext,
+};
 use waledger::ledger::Ledger;
 use waledger::policy::RetentionPolicy;
-use waledger::retention::{self, PurgeOutcome};
+use waledger::retention::{self, PurgeOptions, PurgeOutcome};
 
 pub const POLICY: &str = "[windows]\nphone_number = \"90d\"\ntext = \"30d\"\nmedia = \"30d\"\nmetadata = \"400d\"\n\n[fields]\nmessage_status = \"1d\"\n\n[schedule]\npurge = \"0 0 3 * * *\"\n";
 
@@ -21,7 +23,9 @@ pub fn policy() -> RetentionPolicy {
 }
 
 fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-06-01T08:00:00Z").unwrap().to_utc()
+    DateTime::parse_from_rfc3339("2026-06-01T08:00:00Z")
+        .unwrap()
+        .to_utc()
 }
 
 fn value(kind: FieldKind, text: &str, phone: &str, wamid: &str) -> FieldValue {
@@ -39,19 +43,44 @@ fn value(kind: FieldKind, text: &str, phone: &str, wamid: &str) -> FieldValue {
 async fn seed(ledger: &mut Ledger, phone: &str, wamid: &str) {
     let fields = vec![
         value(FieldKind::RecipientPhone, phone, phone, wamid),
-        value(FieldKind::MessageText, "Canary text for the purge test", phone, wamid),
+        value(
+            FieldKind::MessageText,
+            "Canary text for the purge test",
+            phone,
+            wamid,
+        ),
         value(FieldKind::MessageStatus, "delivered", phone, wamid),
-        value(FieldKind::TemplateId, "order_update_v1 (en_GB)", phone, wamid),
+        value(
+            FieldKind::TemplateId,
+            "order_update_v1 (en_GB)",
+            phone,
+            wamid,
+        ),
     ];
-    ledger.record(&[envelope(wamid, fields, vec![])], t0()).await.unwrap();
+    ledger
+        .record(&[envelope(wamid, fields, vec![])], t0())
+        .await
+        .unwrap();
 }
 
 async fn purge(ledger: &Ledger, at: DateTime<Utc>) -> PurgeOutcome {
-    retention::run_once(ledger.store(), &policy(), at, false, &mut |_| {}, &AtomicBool::new(false)).await.unwrap()
+    retention::run_once(
+        ledger.store(),
+        &policy(),
+        at,
+        PurgeOptions::RUN,
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )
+    .await
+    .unwrap()
 }
 
 async fn states(ledger: &mut Ledger, wamid: &str) -> Vec<(FieldKind, EntryState)> {
-    let shown = ledger.show_message(&MessageId::parse(wamid).unwrap()).await.unwrap();
+    let shown = ledger
+        .show_message(&MessageId::parse(wamid).unwrap())
+        .await
+        .unwrap();
     shown.iter().map(|e| (e.field, e.state)).collect()
 }
 
@@ -64,9 +93,21 @@ async fn values_go_exactly_when_due_and_overrides_win() {
         let early = purge(&ledger, t0() + Duration::days(1) - Duration::seconds(1)).await;
         assert_eq!(early.total, 0, "{}: nothing is due a second early", db.name);
         let status = purge(&ledger, t0() + Duration::days(1)).await;
-        assert_eq!((status.total, status.purged[&Category::Metadata]), (1, 1), "{}: the 1d override wins", db.name);
+        assert_eq!(
+            (status.total, status.purged[&Category::Metadata]),
+            (1, 1),
+            "{}: the 1d override wins",
+            db.name
+        );
 
-        assert_eq!(purge(&ledger, t0() + Duration::days(30) - Duration::seconds(1)).await.total, 0, "{}", db.name);
+        assert_eq!(
+            purge(&ledger, t0() + Duration::days(30) - Duration::seconds(1))
+                .await
+                .total,
+            0,
+            "{}",
+            db.name
+        );
         let text = purge(&ledger, t0() + Duration::days(30)).await;
         assert_eq!(text.purged[&Category::Text], 1, "{}", db.name);
         let number = purge(&ledger, t0() + Duration::days(90)).await;
@@ -81,11 +122,26 @@ async fn values_go_exactly_when_due_and_overrides_win() {
             (FieldKind::TemplateId, held),
         ];
         assert_eq!(read, expected, "{}", db.name);
-        let shown = ledger.show_message(&MessageId::parse("wamid.A").unwrap()).await.unwrap();
-        assert!(shown.iter().filter(|e| e.state == purged).all(|e| e.value.is_none()), "{}", db.name);
+        let shown = ledger
+            .show_message(&MessageId::parse("wamid.A").unwrap())
+            .await
+            .unwrap();
+        assert!(
+            shown
+                .iter()
+                .filter(|e| e.state == purged)
+                .all(|e| e.value.is_none()),
+            "{}",
+            db.name
+        );
         let report = ledger.verify(&mut |_| {}).await.unwrap();
         assert!(report.ok, "{}: {:?}", db.name, report.first_bad);
-        assert_eq!(report.entries_checked, 4 + 3, "{}: three tombstones were ledgered", db.name);
+        assert_eq!(
+            report.entries_checked,
+            4 + 3,
+            "{}: three tombstones were ledgered",
+            db.name
+        );
     }
 }
 
@@ -97,10 +153,30 @@ async fn a_dry_run_changes_nothing_and_predicts_the_purge() {
         seed(&mut ledger, "+447700900124", "wamid.B").await;
         let at = t0() + Duration::days(45);
         let before = dump_text(&db).await;
-        let planned = retention::run_once(ledger.store(), &policy(), at, true, &mut |_| {}, &AtomicBool::new(false)).await.unwrap();
-        assert_eq!(dump_text(&db).await, before, "{}: a dry run must not change a row", db.name);
-        let plan = retention::plan(ledger.store(), &policy(), at).await.unwrap();
-        let text_row = plan.rows.iter().find(|r| r.field == FieldKind::MessageText).unwrap();
+        let planned = retention::run_once(
+            ledger.store(),
+            &policy(),
+            at,
+            PurgeOptions::DRY_RUN,
+            &mut |_| {},
+            &AtomicBool::new(false),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            dump_text(&db).await,
+            before,
+            "{}: a dry run must not change a row",
+            db.name
+        );
+        let plan = retention::plan(ledger.store(), &policy(), at)
+            .await
+            .unwrap();
+        let text_row = plan
+            .rows
+            .iter()
+            .find(|r| r.field == FieldKind::MessageText)
+            .unwrap();
         assert_eq!((text_row.due, text_row.subjects), (2, 2), "{}", db.name);
         assert_eq!(text_row.oldest_due, Some(t0()), "{}", db.name);
         let done = purge(&ledger, at).await;
@@ -117,26 +193,72 @@ async fn holds_keep_until_they_end_or_are_released() {
         seed(&mut ledger, "+447700900124", "wamid.B").await;
         let uk_a = PhoneNumber::parse("+44 7700 900123").unwrap();
         let uk_b = PhoneNumber::parse("447700900124").unwrap();
-        let expiring = ledger.add_hold(&uk_a, "case 1", "dpo", Some(t0() + Duration::days(40)), t0()).await.unwrap();
-        let open = ledger.add_hold(&uk_b, "case 2", "dpo", None, t0()).await.unwrap();
+        let expiring = ledger
+            .add_hold(
+                &uk_a,
+                "case 1",
+                "dpo",
+                Some(t0() + Duration::days(40)),
+                t0(),
+            )
+            .await
+            .unwrap();
+        let open = ledger
+            .add_hold(&uk_b, "case 2", "dpo", None, t0())
+            .await
+            .unwrap();
 
         let held = purge(&ledger, t0() + Duration::days(31)).await;
-        assert_eq!(held.kept_by_holds, 4, "{}: both subjects' text and status are kept", db.name);
+        assert_eq!(
+            held.kept_by_holds, 4,
+            "{}: both subjects' text and status are kept",
+            db.name
+        );
         assert_eq!(held.total, 0, "{}", db.name);
 
         let expired = purge(&ledger, t0() + Duration::days(41)).await;
-        assert_eq!(expired.total, 2, "{}: the expired hold no longer keeps", db.name);
-        assert!(ledger.release_hold(&open, t0() + Duration::days(42)).await.unwrap(), "{}", db.name);
-        assert!(!ledger.release_hold(&open, t0() + Duration::days(42)).await.unwrap(), "{}: released once", db.name);
-        assert_eq!(purge(&ledger, t0() + Duration::days(42)).await.total, 2, "{}", db.name);
+        assert_eq!(
+            expired.total, 2,
+            "{}: the expired hold no longer keeps",
+            db.name
+        );
+        assert!(
+            ledger
+                .release_hold(&open, t0() + Duration::days(42))
+                .await
+                .unwrap(),
+            "{}",
+            db.name
+        );
+        assert!(
+            !ledger
+                .release_hold(&open, t0() + Duration::days(42))
+                .await
+                .unwrap(),
+            "{}: released once",
+            db.name
+        );
+        assert_eq!(
+            purge(&ledger, t0() + Duration::days(42)).await.total,
+            2,
+            "{}",
+            db.name
+        );
 
         let holds = ledger.list_holds(t0() + Duration::days(43)).await.unwrap();
         assert_eq!(holds.len(), 2);
         assert!(holds.iter().all(|h| !h.active), "{}", db.name);
-        assert_eq!(holds.iter().find(|h| h.id == expiring).unwrap().reason, "case 1");
+        assert_eq!(
+            holds.iter().find(|h| h.id == expiring).unwrap().reason,
+            "case 1"
+        );
         assert!(ledger.verify(&mut |_| {}).await.unwrap().ok, "{}", db.name);
         let text = dump_text(&db).await;
-        assert!(!text.contains("case 1") && !text.contains("case 2"), "{}: hold reasons are sealed", db.name);
+        assert!(
+            !text.contains("case 1") && !text.contains("case 2"),
+            "{}: hold reasons are sealed",
+            db.name
+        );
     }
 }
 
@@ -151,18 +273,49 @@ async fn a_subject_with_nothing_left_is_forgotten_with_its_key() {
         assert_eq!(subject.len(), 4);
 
         let partial = purge(&ledger, t0() + Duration::days(90)).await;
-        assert_eq!(partial.subjects_forgotten, 0, "{}: the template name is still held", db.name);
+        assert_eq!(
+            partial.subjects_forgotten, 0,
+            "{}: the template name is still held",
+            db.name
+        );
         let all = purge(&ledger, t0() + Duration::days(400)).await;
         assert_eq!(all.subjects_forgotten, 1, "{}", db.name);
-        assert!(ledger.export_subject(&phone).await.unwrap().is_empty(), "{}: no index row is left", db.name);
-        let digests: Vec<_> = phone.aliases().iter().map(|p| ledger.keyring().phone_index(p)).collect();
-        assert!(ledger.store().find_subjects(&digests).await.unwrap().is_empty(), "{}", db.name);
-        assert_eq!(count(&db, "SELECT count(*) FROM subjects").await, 0, "{}", db.name);
+        assert!(
+            ledger.export_subject(&phone).await.unwrap().is_empty(),
+            "{}: no index row is left",
+            db.name
+        );
+        let digests: Vec<_> = phone
+            .aliases()
+            .iter()
+            .map(|p| ledger.keyring().phone_index(p))
+            .collect();
+        assert!(
+            ledger
+                .store()
+                .find_subjects(&digests)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            count(&db, "SELECT count(*) FROM subjects").await,
+            0,
+            "{}",
+            db.name
+        );
         assert!(ledger.verify(&mut |_| {}).await.unwrap().ok, "{}", db.name);
 
         // New traffic for the same number starts a new subject under a new key.
         seed(&mut ledger, "+447700900123", "wamid.C").await;
-        assert_eq!(ledger.export_subject(&phone).await.unwrap().len(), 4, "{}", db.name);
+        assert_eq!(
+            ledger.export_subject(&phone).await.unwrap().len(),
+            4,
+            "{}",
+            db.name
+        );
     }
 }
 
@@ -171,11 +324,19 @@ async fn purged_ciphertext_is_gone_from_the_sqlite_files() {
     let db = backends().remove(0);
     let mut ledger = db.ledger(&MasterKey::generate()).await;
     for i in 0..50 {
-        seed(&mut ledger, &format!("+4477009001{i:02}"), &format!("wamid.{i}")).await;
+        seed(
+            &mut ledger,
+            &format!("+4477009001{i:02}"),
+            &format!("wamid.{i}"),
+        )
+        .await;
     }
     let sealed = sealed_values(&db, "message_text").await;
     assert_eq!(sealed.len(), 50);
-    assert_eq!(purge(&ledger, t0() + Duration::days(30)).await.purged[&Category::Text], 50);
+    assert_eq!(
+        purge(&ledger, t0() + Duration::days(30)).await.purged[&Category::Text],
+        50
+    );
     ledger.store().close().await;
     for file in db.files() {
         let bytes = std::fs::read(&file).unwrap();
@@ -187,7 +348,9 @@ async fn purged_ciphertext_is_gone_from_the_sqlite_files() {
 }
 
 async fn sealed_values(db: &TestDb, field: &str) -> Vec<Vec<u8>> {
-    let pool = sqlx::SqlitePool::connect(db.ledger_url.expose()).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(db.ledger_url.expose())
+        .await
+        .unwrap();
     let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT sealed FROM content WHERE field = $1")
         .bind(field)
         .fetch_all(&pool)
@@ -200,7 +363,9 @@ async fn sealed_values(db: &TestDb, field: &str) -> Vec<Vec<u8>> {
 pub async fn count(db: &TestDb, sql: &str) -> i64 {
     match db.name {
         "sqlite" => {
-            let pool = sqlx::SqlitePool::connect(db.ledger_url.expose()).await.unwrap();
+            let pool = sqlx::SqlitePool::connect(db.ledger_url.expose())
+                .await
+                .unwrap();
             sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap()
         }
         _ => {
@@ -209,4 +374,3 @@ pub async fn count(db: &TestDb, sql: &str) -> i64 {
         }
     }
 }
-

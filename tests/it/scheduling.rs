@@ -20,23 +20,63 @@ async fn each_tick_runs_once_and_downtime_is_caught_up_once() {
     for db in backends() {
         let ledger = db.ledger(&MasterKey::generate()).await;
         let store = ledger.into_store();
-        let scheduler = Scheduler::new(store.clone(), Policies { retention: policy() }, "solo".into());
+        let scheduler = Scheduler::new(
+            store.clone(),
+            Policies {
+                retention: policy(),
+            },
+            "solo".into(),
+        );
         let stop = AtomicBool::new(false);
 
-        let first = scheduler.tick(at("2026-11-20T12:00:00Z"), &stop).await.unwrap();
+        let first = scheduler
+            .tick(at("2026-11-20T12:00:00Z"), &stop)
+            .await
+            .unwrap();
         assert_eq!(first.len(), 1, "{}", db.name);
-        assert_eq!(first[0].scheduled_for, at("2026-11-20T03:00:00Z"), "{}: the latest 03:00 tick", db.name);
+        assert_eq!(
+            first[0].scheduled_for,
+            at("2026-11-20T03:00:00Z"),
+            "{}: the latest 03:00 tick",
+            db.name
+        );
         assert_eq!(first[0].outcome, "ok");
-        assert!(scheduler.tick(at("2026-11-20T12:00:00Z"), &stop).await.unwrap().is_empty(), "{}", db.name);
-        assert!(scheduler.tick(at("2026-11-21T02:59:59Z"), &stop).await.unwrap().is_empty(), "{}", db.name);
+        assert!(
+            scheduler
+                .tick(at("2026-11-20T12:00:00Z"), &stop)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}",
+            db.name
+        );
+        assert!(
+            scheduler
+                .tick(at("2026-11-21T02:59:59Z"), &stop)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}",
+            db.name
+        );
 
         // Down from the 21st to the 24th: three ticks missed, one run.
-        let caught_up = scheduler.tick(at("2026-11-24T09:00:00Z"), &stop).await.unwrap();
+        let caught_up = scheduler
+            .tick(at("2026-11-24T09:00:00Z"), &stop)
+            .await
+            .unwrap();
         assert_eq!(caught_up.len(), 1, "{}", db.name);
-        assert_eq!(caught_up[0].scheduled_for, at("2026-11-24T03:00:00Z"), "{}", db.name);
+        assert_eq!(
+            caught_up[0].scheduled_for,
+            at("2026-11-24T03:00:00Z"),
+            "{}",
+            db.name
+        );
         let history = store.runs(Some("purge"), 10).await.unwrap();
         assert_eq!(history.len(), 2, "{}", db.name);
-        assert!(history.iter().all(|r| r.finished_at.is_some() && r.outcome.as_deref() == Some("ok")));
+        assert!(history
+            .iter()
+            .all(|r| r.finished_at.is_some() && r.outcome.as_deref() == Some("ok")));
     }
 }
 
@@ -47,7 +87,13 @@ async fn three_instances_run_each_tick_once() {
         let mut instances = Vec::new();
         for name in ["a", "b", "c"] {
             let ledger = db.ledger(&MasterKey::from_base64(&master).unwrap()).await;
-            instances.push(Scheduler::new(ledger.into_store(), Policies { retention: policy() }, name.into()));
+            instances.push(Scheduler::new(
+                ledger.into_store(),
+                Policies {
+                    retention: policy(),
+                },
+                name.into(),
+            ));
         }
         let mut total = 0;
         for day in 1..=5 {
@@ -62,7 +108,11 @@ async fn three_instances_run_each_tick_once() {
 }
 
 async fn futures_join(instances: &[Scheduler], now: DateTime<Utc>, stop: &AtomicBool) -> usize {
-    let (a, b, c) = tokio::join!(instances[0].tick(now, stop), instances[1].tick(now, stop), instances[2].tick(now, stop));
+    let (a, b, c) = tokio::join!(
+        instances[0].tick(now, stop),
+        instances[1].tick(now, stop),
+        instances[2].tick(now, stop)
+    );
     a.unwrap().len() + b.unwrap().len() + c.unwrap().len()
 }
 
@@ -71,11 +121,38 @@ async fn a_dead_instances_run_is_taken_over_after_its_lease() {
     for db in backends() {
         let store = db.ledger(&MasterKey::generate()).await.into_store();
         let t = at("2026-11-20T03:00:00Z").timestamp();
-        assert!(store.claim_run("purge", t, "dead", t, t + 600).await.unwrap());
-        assert!(!store.claim_run("purge", t, "alive", t + 300, t + 900).await.unwrap(), "{}: lease still valid", db.name);
-        assert!(store.claim_run("purge", t, "alive", t + 601, t + 1200).await.unwrap(), "{}: lease expired", db.name);
-        store.finish_run("purge", t, "alive", t + 700, "ok", "{}").await.unwrap();
-        assert!(!store.claim_run("purge", t, "late", t + 5000, t + 6000).await.unwrap(), "{}: finished runs stay done", db.name);
+        assert!(store
+            .claim_run("purge", t, "dead", t, t + 600)
+            .await
+            .unwrap());
+        assert!(
+            !store
+                .claim_run("purge", t, "alive", t + 300, t + 900)
+                .await
+                .unwrap(),
+            "{}: lease still valid",
+            db.name
+        );
+        assert!(
+            store
+                .claim_run("purge", t, "alive", t + 601, t + 1200)
+                .await
+                .unwrap(),
+            "{}: lease expired",
+            db.name
+        );
+        store
+            .finish_run("purge", t, "alive", t + 700, "ok", "{}")
+            .await
+            .unwrap();
+        assert!(
+            !store
+                .claim_run("purge", t, "late", t + 5000, t + 6000)
+                .await
+                .unwrap(),
+            "{}: finished runs stay done",
+            db.name
+        );
         let runs = store.runs(None, 5).await.unwrap();
         assert_eq!(runs[0].instance, "alive");
     }
