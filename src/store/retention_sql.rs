@@ -69,32 +69,32 @@ macro_rules! impl_retention_sql {
                 // Under the head lock no append is in flight: an orphan now stays one.
                 Self::lock_head(&mut tx).await?;
                 let mut forgotten = Vec::new();
-                for subject in subjects {
-                    let held: i64 = sqlx::query_scalar(
-                        "SELECT count(*) FROM content WHERE subject_key = $1 AND subject_id = $2 AND state = 'held'",
-                    )
-                    .bind(subject.index_key())
-                    .bind(subject.as_str())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let holds: i64 = sqlx::query_scalar(
-                        "SELECT count(*) FROM holds WHERE subject_id = $1 AND released_at IS NULL AND (until IS NULL OR until > $2)",
-                    )
-                    .bind(subject.as_str())
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    if held > 0 || holds > 0 {
-                        continue;
+                for chunk in subjects.chunks(IN_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new(concat!(
+                        "SELECT s.id FROM subjects s WHERE NOT EXISTS (SELECT 1 FROM content ct \
+                         WHERE ct.subject_key = s.key AND ct.subject_id = s.id AND ct.state = 'held') \
+                         AND s.id NOT IN (SELECT subject_id FROM holds WHERE released_at IS NULL AND (until IS NULL OR until > "
+                    ));
+                    qb.push_bind(now).push(")) AND s.id IN (");
+                    let mut list = qb.separated(", ");
+                    for subject in chunk {
+                        list.push_bind(subject.as_str());
                     }
-                    for sql in [
-                        "DELETE FROM subject_index WHERE subject_id = $1",
-                        "DELETE FROM envelopes WHERE subject_id = $1",
-                        "DELETE FROM subjects WHERE id = $1",
-                    ] {
-                        sqlx::query(sql).bind(subject.as_str()).execute(&mut *tx).await?;
+                    qb.push(")");
+                    let still: Vec<String> = qb.build_query_scalar().persistent(false).fetch_all(&mut *tx).await?;
+                    for (table, column) in [("subject_index", "subject_id"), ("envelopes", "subject_id"), ("subjects", "id")] {
+                        if still.is_empty() {
+                            break;
+                        }
+                        let mut qb = QueryBuilder::<$db>::new(format!("DELETE FROM {table} WHERE {column} IN ("));
+                        let mut list = qb.separated(", ");
+                        for id in &still {
+                            list.push_bind(id.as_str());
+                        }
+                        qb.push(")");
+                        qb.build().persistent(false).execute(&mut *tx).await?;
                     }
-                    forgotten.push(subject.clone());
+                    forgotten.extend(still.into_iter().map(SubjectId::from_stored));
                 }
                 tx.commit().await?;
                 Ok(forgotten)
