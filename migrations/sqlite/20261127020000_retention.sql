@@ -1,10 +1,11 @@
 -- Retention: what purge needs to find due values fast, legal holds, and the job history.
 
 -- The due-time inputs sit on the content row too, so a purge reads one partial index of held
--- values ordered by time instead of joining the whole chain.
+-- values ordered by time instead of joining the whole chain. The subject key makes the index
+-- covering for the plan (count, oldest, subjects, holds) without touching the table.
 ALTER TABLE content ADD COLUMN field TEXT;
 ALTER TABLE content ADD COLUMN occurred_at INTEGER;
-CREATE INDEX content_due ON content (field, occurred_at) WHERE state = 'held';
+CREATE INDEX content_due ON content (field, occurred_at, subject_key) WHERE state = 'held';
 
 -- Subjects get the same small integer key their content rows are indexed by.
 ALTER TABLE subjects ADD COLUMN key INTEGER;

@@ -1,5 +1,6 @@
 //! `waledger init`: creates the master key file (mode 0600) if there is none, creates or migrates
-//! both databases, and checks that the key opens the key store. Idempotent; never overwrites a key.
+//! both databases, checks that the key opens the key store, and validates the policies.
+//! Idempotent; never overwrites a key.
 
 use super::{Ctx, Exit};
 use crate::{clock, config, ledger::Ledger};
@@ -25,6 +26,12 @@ impl InitArgs {
         let ledger = Ledger::open(store, &master, clock::now()).await?;
         let head = ledger.store().head().await?;
         ledger.store().close().await;
+        let policies = if s.policies.exists() {
+            let loaded = crate::policy::Policies::load(&s.policies).map_err(|e| super::UsageError(e.to_string()))?;
+            format!("policies: {} valid", loaded.retention.file.display())
+        } else {
+            format!("policies: no {} folder yet; `waledger serve` creates the default one", s.policies.display())
+        };
 
         let key_line = match (from_env, created) {
             (true, _) => "master key: from WALEDGER_MASTER_KEY".to_string(),
@@ -37,6 +44,7 @@ impl InitArgs {
         writeln!(out, "{key_line}")?;
         writeln!(out, "ledger: {} ({} entries)", s.database_url, head.seq)?;
         writeln!(out, "key store: {}", s.keystore_url)?;
+        writeln!(out, "{policies}")?;
         Ok(Exit::Success)
     }
 }

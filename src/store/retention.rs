@@ -116,10 +116,15 @@ pub trait RetentionStore: Send + Sync {
     async fn runs(&self, job: Option<&str>, limit: i64) -> Result<Vec<JobRun>, StoreError>;
 }
 
-/// Active holds at `$now` (`$N` is the placeholder number of `now`).
+/// Subject keys of the active holds at `$N` (the placeholder number of `now`). Holds are matched
+/// by the subjects' integer keys so the due index covers the query; a (64-bit) key collision
+/// could only keep another subject's values longer, never remove them early.
 macro_rules! active_holds {
     ($n:literal) => {
-        concat!("(SELECT subject_id FROM holds WHERE released_at IS NULL AND (until IS NULL OR until > $", $n, "))")
+        concat!(
+            "(SELECT s.key FROM holds h JOIN subjects s ON s.id = h.subject_id \
+             WHERE h.released_at IS NULL AND (h.until IS NULL OR h.until > $", $n, "))"
+        )
     };
 }
 pub(super) use active_holds;

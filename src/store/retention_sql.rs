@@ -11,13 +11,13 @@ macro_rules! impl_retention_sql {
         impl RetentionStore for $store {
             async fn purge_plan(&self, cutoffs: &[(FieldKind, i64)], now: i64) -> Result<Vec<PlanRow>, StoreError> {
                 let due_sql = concat!(
-                    "SELECT count(*), count(DISTINCT subject_id), min(occurred_at) FROM content \
+                    "SELECT count(*), count(DISTINCT subject_key), min(occurred_at) FROM content \
                      WHERE state = 'held' AND field = $1 AND occurred_at <= $2 \
-                     AND (subject_id IS NULL OR subject_id NOT IN ", active_holds!(3), ")"
+                     AND (subject_key IS NULL OR subject_key NOT IN ", active_holds!(3), ")"
                 );
                 let kept_sql = concat!(
                     "SELECT count(*) FROM content WHERE state = 'held' AND field = $1 AND occurred_at <= $2 \
-                     AND subject_id IN ", active_holds!(3)
+                     AND subject_key IN ", active_holds!(3)
                 );
                 let mut plan = Vec::with_capacity(cutoffs.len());
                 for (field, cutoff) in cutoffs {
@@ -35,7 +35,7 @@ macro_rules! impl_retention_sql {
                 let head = Self::lock_head(&mut tx).await?;
                 let select = concat!(
                     "SELECT seq FROM content WHERE state = 'held' AND field = $1 AND occurred_at <= $2 \
-                     AND (subject_id IS NULL OR subject_id NOT IN ", active_holds!(3), ") ORDER BY occurred_at LIMIT $4"
+                     AND (subject_key IS NULL OR subject_key NOT IN ", active_holds!(3), ") ORDER BY occurred_at LIMIT $4"
                 );
                 let name: &'static str = field.into();
                 let seqs: Vec<i64> = sqlx::query_scalar(select).bind(name).bind(cutoff).bind(now).bind(limit).fetch_all(&mut *tx).await?;
@@ -251,7 +251,7 @@ macro_rules! orphans_sql {
         concat!(
             "SELECT s.id FROM subjects s \
              WHERE NOT EXISTS (SELECT 1 FROM content ct WHERE ct.subject_key = s.key AND ct.subject_id = s.id AND ct.state = 'held') \
-             AND s.id NOT IN ", crate::store::retention::active_holds!(1), " LIMIT $2"
+             AND s.key NOT IN ", crate::store::retention::active_holds!(1), " LIMIT $2"
         )
     };
 }
