@@ -18,61 +18,115 @@ use waledger::retention::{self, PurgeOptions};
 use waledger::simulate::{generate, SimulateOptions};
 use waledger::store::{self, DatabaseUrl};
 
-const POLICY: &str = "[windows]\nphone_number = \"30d\"\ntext = \"30d\"\nmedia = \"30d\"\nmetadata = \"30d\"\n";
+const POLICY: &str =
+    "[windows]\nphone_number = \"30d\"\ntext = \"30d\"\nmedia = \"30d\"\nmetadata = \"30d\"\n";
 const FLOOR_BATCH: usize = 5_000;
 
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
-    let target: u64 = arg("--entries").and_then(|n| n.parse().ok()).unwrap_or(2_000_000);
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let target: u64 = arg("--entries")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_000_000);
     let only = arg("--backend");
     let policy = RetentionPolicy::parse(Path::new("bench.toml"), POLICY).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let traffic = dir.path().join("traffic.jsonl");
     // About 23 entries per simulated message; 60 days of traffic, a 30-day window: half is due.
-    let options = SimulateOptions { messages: target / 23, seed: 3, days: 60, until: waledger::clock::now() };
-    generate(&options, &mut BufWriter::new(std::fs::File::create(&traffic).unwrap())).unwrap();
+    let options = SimulateOptions {
+        messages: target / 23,
+        seed: 3,
+        days: 60,
+        until: waledger::clock::now(),
+    };
+    generate(
+        &options,
+        &mut BufWriter::new(std::fs::File::create(&traffic).unwrap()),
+    )
+    .unwrap();
 
     if only.as_deref().is_none_or(|b| b == "sqlite") {
-        let ledger = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("a.db").display())).unwrap();
+        let ledger =
+            DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("a.db").display())).unwrap();
         let entries = build(&ledger, &traffic).await;
         for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::copy(dir.path().join(format!("a.db{suffix}")), dir.path().join(format!("b.db{suffix}")));
+            let _ = std::fs::copy(
+                dir.path().join(format!("a.db{suffix}")),
+                dir.path().join(format!("b.db{suffix}")),
+            );
         }
-        let copy = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("b.db").display())).unwrap();
+        let copy =
+            DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("b.db").display())).unwrap();
         measure("sqlite", &ledger, &copy, &policy, entries).await;
         peak_memory(dir.path());
     }
-    if let Some(admin) = std::env::var("WALEDGER_TEST_DATABASE_URL").ok().filter(|_| only.as_deref().is_none_or(|b| b == "postgres")) {
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_string();
-        let (a, b) = (format!("wl_purge_a_{}", std::process::id()), format!("wl_purge_b_{}", std::process::id()));
+    if let Some(admin) = std::env::var("WALEDGER_TEST_DATABASE_URL")
+        .ok()
+        .filter(|_| only.as_deref().is_none_or(|b| b == "postgres"))
+    {
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(b, _)| b)
+            .to_string();
+        let (a, b) = (
+            format!("wl_purge_a_{}", std::process::id()),
+            format!("wl_purge_b_{}", std::process::id()),
+        );
         let ledger = DatabaseUrl::parse(&format!("{base}/{a}")).unwrap();
         let entries = build(&ledger, &traffic).await;
         let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-        sqlx::raw_sql(&format!("CREATE DATABASE {b} TEMPLATE {a}")).execute(&pool).await.unwrap();
+        sqlx::raw_sql(&format!("CREATE DATABASE {b} TEMPLATE {a}"))
+            .execute(&pool)
+            .await
+            .unwrap();
         let copy = DatabaseUrl::parse(&format!("{base}/{b}")).unwrap();
         measure("postgres", &ledger, &copy, &policy, entries).await;
         for db in [a.clone(), format!("{a}_keys"), b] {
-            let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).execute(&pool).await;
+            let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .execute(&pool)
+                .await;
         }
     }
 }
 
 async fn build(url: &DatabaseUrl, traffic: &Path) -> u64 {
-    let store = store::connect(url, &store::default_keystore_url(url)).await.unwrap();
-    let mut ledger = Ledger::open(store, &MasterKey::generate(), waledger::clock::now()).await.unwrap();
+    let store = store::connect(url, &store::default_keystore_url(url))
+        .await
+        .unwrap();
+    let mut ledger = Ledger::open(store, &MasterKey::generate(), waledger::clock::now())
+        .await
+        .unwrap();
     let mut ingestor = Ingestor::new(&mut ledger, waledger::clock::now());
-    for (i, line) in BufReader::new(std::fs::File::open(traffic).unwrap()).split(b'\n').enumerate() {
-        ingestor.push_line("bench", i as u64 + 1, &line.unwrap(), None).await.unwrap();
+    for (i, line) in BufReader::new(std::fs::File::open(traffic).unwrap())
+        .split(b'\n')
+        .enumerate()
+    {
+        ingestor
+            .push_line("bench", i as u64 + 1, &line.unwrap(), None)
+            .await
+            .unwrap();
     }
     let entries = ingestor.finish().await.unwrap().entries;
     ledger.store().close().await;
     entries
 }
 
-async fn measure(name: &str, url: &DatabaseUrl, copy: &DatabaseUrl, policy: &RetentionPolicy, entries: u64) {
-    let store = store::connect(url, &store::default_keystore_url(url)).await.unwrap();
+async fn measure(
+    name: &str,
+    url: &DatabaseUrl,
+    copy: &DatabaseUrl,
+    policy: &RetentionPolicy,
+    entries: u64,
+) {
+    let store = store::connect(url, &store::default_keystore_url(url))
+        .await
+        .unwrap();
     let now = waledger::clock::now();
     let started = Instant::now();
     let plan = retention::plan(store.as_ref(), policy, now).await.unwrap();
@@ -80,9 +134,16 @@ async fn measure(name: &str, url: &DatabaseUrl, copy: &DatabaseUrl, policy: &Ret
     let due = plan.total();
 
     let started = Instant::now();
-    let outcome = retention::run_once(store.as_ref(), policy, now, PurgeOptions::RUN, &mut |_| {}, &AtomicBool::new(false))
-        .await
-        .unwrap();
+    let outcome = retention::run_once(
+        store.as_ref(),
+        policy,
+        now,
+        PurgeOptions::RUN,
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )
+    .await
+    .unwrap();
     let purge_secs = started.elapsed().as_secs_f64();
     assert_eq!(outcome.total, due);
     store.close().await;
@@ -99,16 +160,19 @@ async fn floor_delete(name: &str, copy: &DatabaseUrl, policy: &RetentionPolicy, 
         ($pool:expr, $db:ty) => {{
             let pool = $pool;
             let cutoff = policy.cutoff(waledger::domain::FieldKind::MessageText, now);
-            let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM content WHERE state = 'held' AND occurred_at <= $1")
-                .bind(cutoff)
-                .fetch_all(&pool)
-                .await
-                .unwrap();
+            let seqs: Vec<i64> = sqlx::query_scalar(
+                "SELECT seq FROM content WHERE state = 'held' AND occurred_at <= $1",
+            )
+            .bind(cutoff)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
             let started = Instant::now();
             for chunk in seqs.chunks(FLOOR_BATCH) {
                 let mut tx = pool.begin().await.unwrap();
                 for part in chunk.chunks(500) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new("DELETE FROM content WHERE seq IN (");
+                    let mut qb =
+                        sqlx::QueryBuilder::<$db>::new("DELETE FROM content WHERE seq IN (");
                     let mut list = qb.separated(", ");
                     for seq in part {
                         list.push_bind(*seq);
@@ -129,10 +193,18 @@ async fn floor_delete(name: &str, copy: &DatabaseUrl, policy: &RetentionPolicy, 
             .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
             .pragma("secure_delete", "on");
-        let options = waledger::store::SQLITE_TUNING.iter().fold(options, |o, (k, v)| o.pragma(*k, *v));
-        run!(sqlx::SqlitePool::connect_with(options).await.unwrap(), sqlx::Sqlite)
+        let options = waledger::store::SQLITE_TUNING
+            .iter()
+            .fold(options, |o, (k, v)| o.pragma(*k, *v));
+        run!(
+            sqlx::SqlitePool::connect_with(options).await.unwrap(),
+            sqlx::Sqlite
+        )
     } else {
-        run!(sqlx::PgPool::connect(copy.expose()).await.unwrap(), sqlx::Postgres)
+        run!(
+            sqlx::PgPool::connect(copy.expose()).await.unwrap(),
+            sqlx::Postgres
+        )
     }
 }
 
@@ -141,15 +213,26 @@ async fn floor_delete(name: &str, copy: &DatabaseUrl, policy: &RetentionPolicy, 
 fn peak_memory(dir: &Path) {
     let work = tempfile::tempdir_in(dir).unwrap();
     std::fs::create_dir_all(work.path().join("policies")).unwrap();
-    std::fs::write(work.path().join("policies/retention.toml"), POLICY.replace("30d", "20d")).unwrap();
+    std::fs::write(
+        work.path().join("policies/retention.toml"),
+        POLICY.replace("30d", "20d"),
+    )
+    .unwrap();
     for suffix in ["", "-wal", "-shm"] {
         for (from, to) in [("b.db", "waledger.db"), ("b.keys.db", "waledger.keys.db")] {
-            let _ = std::fs::copy(dir.join(format!("{from}{suffix}")), work.path().join(format!("{to}{suffix}")));
+            let _ = std::fs::copy(
+                dir.join(format!("{from}{suffix}")),
+                work.path().join(format!("{to}{suffix}")),
+            );
         }
     }
     for args in [&["purge", "--dry-run"][..], &["purge"][..]] {
         let kb = run_binary(work.path(), args);
-        println!("peak memory of `waledger {}`: {} MB", args.join(" "), kb / 1024);
+        println!(
+            "peak memory of `waledger {}`: {} MB",
+            args.join(" "),
+            kb / 1024
+        );
     }
 }
 
@@ -165,7 +248,9 @@ fn run_binary(cwd: &Path, args: &[&str]) -> u64 {
     let mut peak = 0;
     loop {
         if let Some(kb) = std::fs::read_to_string(&status).ok().and_then(|t| {
-            t.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            t.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
         }) {
             peak = u64::max(peak, kb);
         }

@@ -27,10 +27,14 @@ impl InitArgs {
         let head = ledger.store().head().await?;
         ledger.store().close().await;
         let policies = if s.policies.exists() {
-            let loaded = crate::policy::Policies::load(&s.policies).map_err(|e| super::UsageError(e.to_string()))?;
+            let loaded = crate::policy::Policies::load(&s.policies)
+                .map_err(|e| super::UsageError(e.to_string()))?;
             format!("policies: {} valid", loaded.retention.file.display())
         } else {
-            format!("policies: no {} folder yet; `waledger serve` creates the default one", s.policies.display())
+            format!(
+                "policies: no {} folder yet; `waledger serve` creates the default one",
+                s.policies.display()
+            )
         };
 
         let key_line = match (from_env, created) {

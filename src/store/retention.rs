@@ -123,7 +123,9 @@ macro_rules! active_holds {
     ($n:literal) => {
         concat!(
             "(SELECT s.key FROM holds h JOIN subjects s ON s.id = h.subject_id \
-             WHERE h.released_at IS NULL AND (h.until IS NULL OR h.until > $", $n, "))"
+             WHERE h.released_at IS NULL AND (h.until IS NULL OR h.until > $",
+            $n,
+            "))"
         )
     };
 }

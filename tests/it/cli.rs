@@ -528,3 +528,120 @@ fn wait_for(mut ready: impl FnMut() -> bool) {
     }
     panic!("timed out waiting for serve");
 }
+
+#[test]
+fn policy_holds_and_purge_from_the_command_line() {
+    for db in backends() {
+        assert_eq!(waledger(&db, &["init"], None).code, 0);
+        std::fs::create_dir_all(db.dir.path().join("policies")).unwrap();
+        let bad = "[windows]\nphone_nmber = \"90d\"\ntext = \"30 days\"\n";
+        std::fs::write(db.dir.path().join("policies/retention.toml"), bad).unwrap();
+        let check = waledger(&db, &["policy", "check"], None);
+        assert_eq!(check.code, 2, "{}", db.name);
+        assert!(
+            check
+                .stderr
+                .contains("policies/retention.toml: line 2: unknown category 'phone_nmber'"),
+            "{}",
+            check.stderr
+        );
+        assert!(
+            check.stderr.contains("line 3: bad duration '30 days'"),
+            "{}",
+            check.stderr
+        );
+        assert_eq!(
+            waledger(&db, &["purge"], None).code,
+            2,
+            "{}: no purge under an invalid policy",
+            db.name
+        );
+
+        let policy = "[windows]\nphone_number = \"90d\"\ntext = \"1h\"\nmedia = \"1h\"\nmetadata = \"400d\"\n";
+        std::fs::write(db.dir.path().join("policies/retention.toml"), policy).unwrap();
+        let shown = json(&waledger(
+            &db,
+            &["policy", "check", "--format", "json"],
+            None,
+        ));
+        let text = shown["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["field"] == "message_text")
+            .unwrap();
+        assert_eq!(text["window"], "1h");
+        assert_eq!(shown["schedules"][0]["next"].as_array().unwrap().len(), 3);
+
+        let input = [send_line("send_text_request.json", "send_response.json")].join("\n");
+        assert_eq!(waledger(&db, &["ingest"], Some(&input)).code, 0);
+        let held = json(&waledger(
+            &db,
+            &[
+                "hold",
+                "add",
+                "--phone",
+                "+1 650 555 1234",
+                "--reason",
+                "claim 7",
+                "--format",
+                "json",
+            ],
+            None,
+        ));
+        let id = held["id"].as_str().unwrap().to_string();
+        let dry = json(&waledger(
+            &db,
+            &["purge", "--dry-run", "--format", "json"],
+            None,
+        ));
+        assert_eq!(
+            (dry["dry_run"].as_bool(), dry["total"].as_u64()),
+            (Some(true), Some(0)),
+            "{}: {dry}",
+            db.name
+        );
+        assert!(dry["kept_by_holds"].as_u64().unwrap() > 0, "{}", db.name);
+        let list = json(&waledger(&db, &["hold", "list", "--format", "json"], None));
+        assert_eq!(list[0]["reason"], "claim 7");
+        assert_eq!(waledger(&db, &["hold", "release", &id], None).code, 0);
+        assert_eq!(
+            waledger(&db, &["hold", "release", &id], None).code,
+            2,
+            "{}: released once",
+            db.name
+        );
+
+        let purged = json(&waledger(&db, &["purge", "--format", "json"], None));
+        assert_eq!(purged["dry_run"], false);
+        assert!(
+            purged["purged"]["text"].as_u64().unwrap() > 0,
+            "{}: {purged}",
+            db.name
+        );
+        let total: u64 = ["phone_number", "text", "media", "metadata"]
+            .iter()
+            .map(|c| purged["purged"][c].as_u64().unwrap())
+            .sum();
+        assert_eq!(purged["total"].as_u64().unwrap(), total);
+        let wamid = "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA";
+        let shown = json(&waledger(
+            &db,
+            &["show", "--message", wamid, "--format", "json"],
+            None,
+        ));
+        let text = shown["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["field"] == "message_text")
+            .unwrap();
+        assert_eq!(
+            (text["state"].as_str(), text["value"].is_null()),
+            (Some("purged"), true),
+            "{}",
+            db.name
+        );
+        assert_eq!(waledger(&db, &["verify"], None).code, 0, "{}", db.name);
+    }
+}
