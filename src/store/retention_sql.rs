@@ -70,11 +70,11 @@ macro_rules! impl_retention_sql {
                 Self::lock_head(&mut tx).await?;
                 let mut forgotten = Vec::new();
                 for chunk in subjects.chunks(IN_CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new(concat!(
+                    let mut qb = QueryBuilder::<$db>::new(
                         "SELECT s.id FROM subjects s WHERE NOT EXISTS (SELECT 1 FROM content ct \
                          WHERE ct.subject_key = s.key AND ct.subject_id = s.id AND ct.state = 'held') \
                          AND s.id NOT IN (SELECT subject_id FROM holds WHERE released_at IS NULL AND (until IS NULL OR until > "
-                    ));
+                    );
                     qb.push_bind(now).push(")) AND s.id IN (");
                     let mut list = qb.separated(", ");
                     for subject in chunk {
