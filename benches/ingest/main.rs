@@ -8,7 +8,7 @@
 //! PostgreSQL also from WALEDGER_TEST_DATABASE_URL).
 
 use std::io::{BufRead, BufReader, BufWriter};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 use waledger::crypto::MasterKey;
 use waledger::ingest::Ingestor;
@@ -16,21 +16,17 @@ use waledger::ledger::Ledger;
 use waledger::simulate::{generate, SimulateOptions};
 use waledger::store::{self, DatabaseUrl};
 
+#[path = "../support.rs"]
+mod support;
+
 mod floor;
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let target: u64 = arg("--entries")
+    let target: u64 = support::arg("--entries")
         .and_then(|n| n.parse().ok())
         .unwrap_or(1_000_000);
-    let pg = arg("--postgres")
+    let pg = support::arg("--postgres")
         .or_else(|| std::env::var("WALEDGER_TEST_DATABASE_URL").ok())
         .filter(|u| !u.is_empty());
 
@@ -49,7 +45,7 @@ async fn main() {
         entries as f64 / started.elapsed().as_secs_f64()
     );
 
-    let only = arg("--backend");
+    let only = support::arg("--backend");
     let sqlite = DatabaseUrl::parse(&format!(
         "sqlite://{}",
         dir.path().join("bench.db").display()
@@ -172,43 +168,13 @@ fn peak_memory(traffic: &Path, dir: &Path, messages: u64) {
     write_traffic(&small, (messages / 10).max(1));
     for (label, input) in [("1/10 size", small), ("full size", traffic.to_path_buf())] {
         let work = tempfile::tempdir_in(dir).unwrap();
-        run_binary(work.path(), &["init"]);
-        let ingest_kb = run_binary(work.path(), &["ingest", input.to_str().unwrap()]);
-        let verify_kb = run_binary(work.path(), &["verify"]);
+        support::peak_kb(work.path(), &["init"]);
+        let ingest_kb = support::peak_kb(work.path(), &["ingest", input.to_str().unwrap()]);
+        let verify_kb = support::peak_kb(work.path(), &["verify"]);
         println!(
             "peak memory ({label}): ingest {} MB, verify {} MB",
             ingest_kb / 1024,
             verify_kb / 1024
         );
-    }
-}
-
-/// Runs the binary, returning its peak resident set (VmHWM) in kB, polled from /proc.
-fn run_binary(cwd: &Path, args: &[&str]) -> u64 {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_waledger"))
-        .current_dir(cwd)
-        .args(args)
-        .arg("--format")
-        .arg("json")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("the binary runs");
-    let status_file = PathBuf::from(format!("/proc/{}/status", child.id()));
-    let mut peak = 0;
-    loop {
-        if let Ok(text) = std::fs::read_to_string(&status_file) {
-            if let Some(kb) = text
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-            {
-                peak = peak.max(kb);
-            }
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "waledger {args:?} failed");
-            return peak;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }

@@ -16,6 +16,8 @@ pub struct ServeArgs {}
 
 impl ServeArgs {
     pub async fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> anyhow::Result<Exit> {
+        // Listen for signals first, so a SIGTERM during start-up still stops cleanly.
+        let shutdown = shutdown_signal()?;
         let created = initialise_missing(ctx)?;
         let policies =
             Policies::load(&ctx.settings.policies).map_err(|e| UsageError(e.to_string()))?;
@@ -43,7 +45,7 @@ impl ServeArgs {
         let store = ledger.into_store();
         Scheduler::new(store.clone(), policies, instance)
             .with_batch(ctx.settings.purge_batch)
-            .run(shutdown_signal())
+            .run(shutdown)
             .await?;
         store.close().await;
         Ok(Exit::Success)
@@ -80,25 +82,20 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "waledger".into())
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers for Ctrl-C and SIGTERM now; the returned future completes on either.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
+    Ok(async move {
+        #[cfg(unix)]
+        let term = term.recv();
+        #[cfg(not(unix))]
+        let term = std::future::pending::<Option<()>>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
-    tracing::info!("shutdown requested; finishing the batch in flight");
+        tracing::info!("shutdown requested; finishing the batch in flight");
+    })
 }

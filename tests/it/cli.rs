@@ -11,21 +11,26 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// Runs `waledger ARGS` in `db`'s folder against `db`'s databases.
-pub fn waledger(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Run {
+/// `waledger ARGS` in `db`'s folder against `db`'s databases, output piped.
+pub fn command(db: &TestDb, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_waledger"));
     cmd.current_dir(db.dir.path())
         .args(args)
         .env("WALEDGER_DATABASE_URL", db.ledger_url.expose())
         .env("WALEDGER_KEYSTORE_URL", db.keys_url.expose())
         .env_remove("WALEDGER_MASTER_KEY")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs `waledger ARGS` in `db`'s folder against `db`'s databases.
+pub fn waledger(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Run {
+    let mut cmd = command(db, args);
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
     let mut child = cmd.spawn().expect("the binary runs");
     if let Some(input) = stdin {
         use std::io::Write;
@@ -39,7 +44,7 @@ pub fn waledger(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Run {
     finish(child.wait_with_output().unwrap())
 }
 
-fn finish(out: Output) -> Run {
+pub fn finish(out: Output) -> Run {
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -311,15 +316,8 @@ fn logs_carry_no_personal_data_even_at_trace_level() {
             "{not json +16505551234".to_string(),
         ]
         .join("\n");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_waledger"));
-        cmd.current_dir(db.dir.path())
-            .args(["ingest"])
-            .env("RUST_LOG", "trace")
-            .env("WALEDGER_DATABASE_URL", db.ledger_url.expose())
-            .env("WALEDGER_KEYSTORE_URL", db.keys_url.expose())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut cmd = command(&db, &["ingest"]);
+        cmd.env("RUST_LOG", "trace").stdin(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         {
             use std::io::Write;
@@ -393,13 +391,7 @@ fn several_processes_append_to_one_chain() {
             .map(|(i, part)| {
                 let name = format!("part{i}.jsonl");
                 std::fs::write(db.dir.path().join(&name), part).unwrap();
-                Command::new(env!("CARGO_BIN_EXE_waledger"))
-                    .current_dir(db.dir.path())
-                    .args(["ingest", &name, "--format", "json"])
-                    .env("WALEDGER_DATABASE_URL", db.ledger_url.expose())
-                    .env("WALEDGER_KEYSTORE_URL", db.keys_url.expose())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
+                command(&db, &["ingest", &name, "--format", "json"])
                     .spawn()
                     .unwrap()
             })
@@ -434,21 +426,15 @@ fn serve_initialises_a_fresh_folder_runs_the_purge_and_stops_on_sigterm() {
     for db in backends() {
         let input = [send_line("send_text_request.json", "send_response.json")].join("\n");
         let policy = "[windows]\nphone_number = \"1h\"\ntext = \"1h\"\nmedia = \"1h\"\nmetadata = \"1h\"\n\n[schedule]\npurge = \"*/1 * * * * *\"\n";
-        let child = Command::new(env!("CARGO_BIN_EXE_waledger"))
-            .current_dir(db.dir.path())
-            .arg("serve")
-            .env("WALEDGER_DATABASE_URL", db.ledger_url.expose())
-            .env("WALEDGER_KEYSTORE_URL", db.keys_url.expose())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = command(&db, &["serve"]).spawn().unwrap();
         // A fresh folder: serve creates the key and the default policy, then runs.
+        // Up and scheduling once its first (catch-up) run is in the job history.
         wait_for(|| {
-            db.dir.path().join("policies/retention.toml").exists()
-                || db.dir.path().join("waledger.key").exists()
+            db.dir.path().join("waledger.key").exists()
+                && json(&waledger(&db, &["jobs", "--format", "json"], None))
+                    .as_array()
+                    .is_some_and(|runs| !runs.is_empty())
         });
-        std::thread::sleep(std::time::Duration::from_millis(500));
         std::fs::write(db.dir.path().join("policies/retention.toml"), policy).unwrap();
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -470,15 +456,7 @@ fn serve_initialises_a_fresh_folder_runs_the_purge_and_stops_on_sigterm() {
 
         // Old traffic, a one-hour window and a purge every second: the served purge removes it.
         assert_eq!(waledger(&db, &["ingest"], Some(&input)).code, 0);
-        let child = Command::new(env!("CARGO_BIN_EXE_waledger"))
-            .current_dir(db.dir.path())
-            .arg("serve")
-            .env("WALEDGER_DATABASE_URL", db.ledger_url.expose())
-            .env("WALEDGER_KEYSTORE_URL", db.keys_url.expose())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = command(&db, &["serve"]).spawn().unwrap();
         wait_for(|| {
             let jobs = json(&waledger(&db, &["jobs", "--format", "json"], None));
             jobs.as_array().unwrap().iter().any(|run| {

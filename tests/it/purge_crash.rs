@@ -4,11 +4,11 @@
 //! finishes. In the end every due value is gone, no value that was never due is lost, each
 //! tombstone counts exactly what was removed, and the chain verifies.
 
-use crate::cli::waledger;
+use crate::cli::{command, waledger};
 use crate::helpers::{backends, TestDb};
 use crate::retention::count;
 use rand::{Rng, SeedableRng};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 use waledger::domain::FieldKind;
 use waledger::policy::Policies;
@@ -16,11 +16,7 @@ use waledger::policy::Policies;
 const ROUNDS: usize = 20;
 
 fn purge_process(db: &TestDb) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_waledger"))
-        .current_dir(db.dir.path())
-        .args(["purge", "--format", "json"])
-        .env("WALEDGER_DATABASE_URL", db.ledger_url.expose())
-        .env("WALEDGER_KEYSTORE_URL", db.keys_url.expose())
+    command(db, &["purge", "--format", "json"])
         // Small batches: many transactions, so a kill lands mid-purge, between or inside them.
         .env("WALEDGER_PURGE_BATCH", "25")
         .stdout(Stdio::null())

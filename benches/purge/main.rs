@@ -6,6 +6,9 @@
 //! `cargo bench --bench purge -- [--entries N] [--backend sqlite|postgres]` (PostgreSQL from
 //! WALEDGER_TEST_DATABASE_URL).
 
+#[path = "../support.rs"]
+mod support;
+
 use std::io::{BufRead, BufReader, BufWriter};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -24,17 +27,10 @@ const FLOOR_BATCH: usize = 5_000;
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let target: u64 = arg("--entries")
+    let target: u64 = support::arg("--entries")
         .and_then(|n| n.parse().ok())
         .unwrap_or(2_000_000);
-    let only = arg("--backend");
+    let only = support::arg("--backend");
     let policy = RetentionPolicy::parse(Path::new("bench.toml"), POLICY).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let traffic = dir.path().join("traffic.jsonl");
@@ -227,37 +223,11 @@ fn peak_memory(dir: &Path) {
         }
     }
     for args in [&["purge", "--dry-run"][..], &["purge"][..]] {
-        let kb = run_binary(work.path(), args);
+        let kb = support::peak_kb(work.path(), args);
         println!(
             "peak memory of `waledger {}`: {} MB",
             args.join(" "),
             kb / 1024
         );
-    }
-}
-
-fn run_binary(cwd: &Path, args: &[&str]) -> u64 {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_waledger"))
-        .current_dir(cwd)
-        .args(args)
-        .args(["--format", "json"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let status = format!("/proc/{}/status", child.id());
-    let mut peak = 0;
-    loop {
-        if let Some(kb) = std::fs::read_to_string(&status).ok().and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        }) {
-            peak = u64::max(peak, kb);
-        }
-        if let Some(s) = child.try_wait().unwrap() {
-            assert!(s.success(), "waledger {args:?} failed");
-            return peak;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
