@@ -430,10 +430,13 @@ fn serve_initialises_a_fresh_folder_runs_the_purge_and_stops_on_sigterm() {
         // A fresh folder: serve creates the key and the default policy, then runs.
         // Up and scheduling once its first (catch-up) run is in the job history.
         wait_for(|| {
+            // (`jobs` may fail while serve is still creating the databases: not ready yet.)
+            let jobs = waledger(&db, &["jobs", "--format", "json"], None);
             db.dir.path().join("waledger.key").exists()
-                && json(&waledger(&db, &["jobs", "--format", "json"], None))
-                    .as_array()
-                    .is_some_and(|runs| !runs.is_empty())
+                && serde_json::from_str::<serde_json::Value>(&jobs.stdout)
+                    .ok()
+                    .and_then(|v| v.as_array().map(|runs| !runs.is_empty()))
+                    .unwrap_or(false)
         });
         std::fs::write(db.dir.path().join("policies/retention.toml"), policy).unwrap();
         let _ = Command::new("kill")
@@ -458,8 +461,10 @@ fn serve_initialises_a_fresh_folder_runs_the_purge_and_stops_on_sigterm() {
         assert_eq!(waledger(&db, &["ingest"], Some(&input)).code, 0);
         let child = command(&db, &["serve"]).spawn().unwrap();
         wait_for(|| {
-            let jobs = json(&waledger(&db, &["jobs", "--format", "json"], None));
-            jobs.as_array().unwrap().iter().any(|run| {
+            let jobs: serde_json::Value =
+                serde_json::from_str(&waledger(&db, &["jobs", "--format", "json"], None).stdout)
+                    .unwrap_or_default();
+            jobs.as_array().into_iter().flatten().any(|run| {
                 let counts: serde_json::Value =
                     serde_json::from_str(run["counts"].as_str().unwrap_or("{}"))
                         .unwrap_or_default();
