@@ -426,10 +426,10 @@ fn serve_initialises_a_fresh_folder_runs_the_purge_and_stops_on_sigterm() {
     for db in backends() {
         let input = [send_line("send_text_request.json", "send_response.json")].join("\n");
         let policy = "[windows]\nphone_number = \"1h\"\ntext = \"1h\"\nmedia = \"1h\"\nmetadata = \"1h\"\n\n[schedule]\npurge = \"*/1 * * * * *\"\n";
-        let child = command(&db, &["serve"]).spawn().unwrap();
-        // A fresh folder: serve creates the key and the default policy, then runs.
-        // Up and scheduling once its first (catch-up) run is in the job history.
-        wait_for(|| {
+        let mut child = command(&db, &["serve"]).spawn().unwrap();
+        // A fresh folder: serve creates the key and the default policy, then runs; it is up and
+        // scheduling once its first (catch-up) run is in the job history.
+        wait_for(&mut child, || {
             // (`jobs` may fail while serve is still creating the databases: not ready yet.)
             let jobs = waledger(&db, &["jobs", "--format", "json"], None);
             db.dir.path().join("waledger.key").exists()
@@ -459,8 +459,8 @@ fn serve_initialises_a_fresh_folder_runs_the_purge_and_stops_on_sigterm() {
 
         // Old traffic, a one-hour window and a purge every second: the served purge removes it.
         assert_eq!(waledger(&db, &["ingest"], Some(&input)).code, 0);
-        let child = command(&db, &["serve"]).spawn().unwrap();
-        wait_for(|| {
+        let mut child = command(&db, &["serve"]).spawn().unwrap();
+        wait_for(&mut child, || {
             let jobs: serde_json::Value =
                 serde_json::from_str(&waledger(&db, &["jobs", "--format", "json"], None).stdout)
                     .unwrap_or_default();
@@ -502,14 +502,21 @@ fn serve_initialises_a_fresh_folder_runs_the_purge_and_stops_on_sigterm() {
     }
 }
 
-fn wait_for(mut ready: impl FnMut() -> bool) {
-    for _ in 0..200 {
+/// Waits up to a minute for `ready`; on a time-out stops `serve` and shows what it said.
+fn wait_for(child: &mut std::process::Child, mut ready: impl FnMut() -> bool) {
+    for _ in 0..600 {
         if ready() {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    panic!("timed out waiting for serve");
+    let _ = child.kill();
+    let mut said = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        use std::io::Read;
+        let _ = err.read_to_string(&mut said);
+    }
+    panic!("timed out waiting for serve; it said:\n{said}");
 }
 
 #[test]
