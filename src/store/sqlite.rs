@@ -28,15 +28,19 @@ impl SqliteStore {
     /// Opens both files, creating and migrating them when missing.
     pub async fn connect(ledger: &DatabaseUrl, keys: &DatabaseUrl) -> Result<Self, StoreError> {
         let ledger_pool = open(ledger).await?;
+        let guard = MigrationLock::take(ledger)?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&ledger_pool)
             .await
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        drop(guard);
         let keys_pool = open(keys).await?;
+        let guard = MigrationLock::take(keys)?;
         sqlx::migrate!("./migrations/sqlite_keys")
             .run(&keys_pool)
             .await
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        drop(guard);
         Ok(Self {
             ledger: ledger_pool,
             keys: keys_pool,
@@ -88,6 +92,45 @@ async fn open(url: &DatabaseUrl) -> Result<SqlitePool, StoreError> {
         .connect_with(options)
         .await
         .map_err(connect_error)
+}
+
+/// An exclusive advisory lock (flock) on `<database>-migrate.lock` while migrations run: sqlx does
+/// not serialise SQLite migrations, and two processes starting on a fresh file (`serve` and an
+/// `ingest`) would both try to create the tables. A file of its own, because opening and closing
+/// the database file itself would drop the POSIX locks SQLite holds on it.
+struct MigrationLock(Option<std::fs::File>);
+
+impl MigrationLock {
+    fn take(url: &DatabaseUrl) -> Result<Self, StoreError> {
+        let Some(path) = url
+            .sqlite_path()
+            .filter(|p| !p.is_empty() && *p != ":memory:")
+        else {
+            return Ok(Self(None));
+        };
+        let lock_path = format!("{path}-migrate.lock");
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let locked = options
+            .open(&lock_path)
+            .and_then(|file| file.lock().map(|()| file));
+        locked
+            .map(|f| Self(Some(f)))
+            .map_err(|e| StoreError::Connect {
+                url: url.to_string(),
+                reason: format!("cannot take the migration lock {lock_path}: {e}"),
+            })
+    }
+}
+
+impl Drop for MigrationLock {
+    fn drop(&mut self) {
+        if let Some(file) = self.0.take() {
+            let _ = file.unlock();
+        }
+    }
 }
 
 /// Creates a missing database file readable by its owner only; SQLite gives its WAL and shared
