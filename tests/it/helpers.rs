@@ -41,6 +41,15 @@ impl TestDb {
             .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
             .unwrap_or_default()
     }
+
+    /// The bytes of every file of the SQLite backend. A WAL or shared-memory file that SQLite
+    /// removes while the last connection closes (in the background) is skipped: it is gone.
+    pub fn file_bytes(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        self.files()
+            .into_iter()
+            .filter_map(|f| std::fs::read(&f).ok().map(|b| (f, b)))
+            .collect()
+    }
 }
 
 impl Drop for TestDb {

@@ -338,8 +338,7 @@ async fn purged_ciphertext_is_gone_from_the_sqlite_files() {
         50
     );
     ledger.store().close().await;
-    for file in db.files() {
-        let bytes = std::fs::read(&file).unwrap();
+    for (file, bytes) in db.file_bytes() {
         for ct in &sealed {
             let found = bytes.windows(ct.len()).any(|w| w == ct.as_slice());
             assert!(!found, "purged ciphertext still in {}", file.display());
