@@ -1,7 +1,7 @@
 //! Crash safety of the purge, with the real binary, on every backend: a ledger of 100,000+
-//! entries is purged by processes killed with SIGKILL at random moments (20 rounds; before each
-//! the DPO tightens the windows a little, so every round has work in flight), then by one that
-//! finishes. In the end every due value is gone, no value that was never due is lost, each
+//! entries is purged by processes killed with SIGKILL at random moments (20 kills; before each
+//! round the DPO tightens the windows a little, so every round has work in flight), then by one
+//! that finishes. In the end every due value is gone, no value that was never due is lost, each
 //! tombstone counts exactly what was removed, and the chain verifies.
 
 use crate::cli::{command, waledger};
@@ -73,8 +73,12 @@ async fn purges_killed_at_random_moments_lose_nothing_and_leave_nothing_due() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20);
         let mut killed = 0;
         let mut policies = write_policy(&db, 118);
-        for round in 0..ROUNDS {
-            policies = write_policy(&db, 118 - 5 * round as u32);
+        // Until 20 purges were killed in flight (a fast machine may finish some rounds first).
+        for round in 0..3 * ROUNDS {
+            if killed == ROUNDS {
+                break;
+            }
+            policies = write_policy(&db, 118u32.saturating_sub(2 * round as u32).max(10));
             let mut child = purge_process(&db);
             std::thread::sleep(Duration::from_millis(rng.gen_range(20..300)));
             if child.try_wait().unwrap().is_none() {
@@ -89,8 +93,8 @@ async fn purges_killed_at_random_moments_lose_nothing_and_leave_nothing_due() {
         let after_final = waledger::clock::now().timestamp();
 
         assert!(
-            killed >= ROUNDS / 2,
-            "{}: only {killed} of {ROUNDS} rounds were killed mid-purge",
+            killed >= ROUNDS,
+            "{}: only {killed} purges were killed mid-run (wanted {ROUNDS})",
             db.name
         );
         let still_due = count_by_cutoff(&db, &policies, before_final, "state = 'held'", true).await;
