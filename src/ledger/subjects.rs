@@ -14,7 +14,7 @@ use std::collections::HashMap;
 pub const SYSTEM_OWNER: &str = "system";
 
 /// Cache entries kept before the caches are dropped, so memory stays flat on huge inputs.
-const CACHE_LIMIT: usize = 20_000;
+const CACHE_LIMIT: usize = 10_000;
 
 #[derive(Default)]
 pub struct Subjects {

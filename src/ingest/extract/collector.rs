@@ -34,6 +34,35 @@ pub struct Collector {
 }
 
 impl Collector {
+    /// What a send and a received message carry alike: text body, media, documents, location,
+    /// contact cards and reactions, read from every type object present.
+    pub fn shared_content(&mut self, message: &serde_json::Map<String, Value>) {
+        if let Some(text) = message.get("text") {
+            self.field(FieldKind::MessageText, text, "body");
+        }
+        for key in ["image", "video", "audio", "sticker"] {
+            if let Some(media) = message.get(key) {
+                self.media(FieldKind::Media, media);
+            }
+        }
+        if let Some(document) = message.get("document") {
+            self.media(FieldKind::Attachment, document);
+        }
+        self.json(FieldKind::Location, message.get("location"));
+        for card in message
+            .get("contacts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            self.json(FieldKind::ContactCard, Some(card));
+        }
+        if let Some(reaction) = message.get("reaction") {
+            self.field(FieldKind::MessageText, reaction, "emoji");
+            self.field(FieldKind::MessageId, reaction, "message_id");
+        }
+    }
+
     pub fn new(occurred_at: DateTime<Utc>, direction: Direction) -> Self {
         Self {
             occurred_at,

@@ -63,24 +63,8 @@ pub fn echo(c: &mut Collector, echo: &Value, originator: Option<&Value>) {
 }
 
 fn content(c: &mut Collector, message: &Value) {
-    if let Some(text) = message.get("text") {
-        c.field(FieldKind::MessageText, text, "body");
-    }
-    for key in ["image", "video", "audio", "sticker"] {
-        if let Some(media) = message.get(key) {
-            c.media(FieldKind::Media, media);
-        }
-    }
-    if let Some(document) = message.get("document") {
-        c.media(FieldKind::Attachment, document);
-    }
-    c.json(FieldKind::Location, message.get("location"));
-    for card in values::items(message, "contacts") {
-        c.json(FieldKind::ContactCard, Some(card));
-    }
-    if let Some(reaction) = message.get("reaction") {
-        c.field(FieldKind::MessageText, reaction, "emoji");
-        c.field(FieldKind::MessageId, reaction, "message_id");
+    if let Some(object) = message.as_object() {
+        c.shared_content(object);
     }
     replies(c, message);
     commerce(c, message);

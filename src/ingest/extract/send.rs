@@ -81,30 +81,7 @@ fn request_fields(c: &mut Collector, request: &Object) {
 
 /// The message content, read from every type object present (not only the declared `type`).
 fn content(c: &mut Collector, request: &Object) {
-    if let Some(text) = request.get("text") {
-        c.field(FieldKind::MessageText, text, "body");
-    }
-    for key in ["image", "video", "audio", "sticker"] {
-        if let Some(media) = request.get(key) {
-            c.media(FieldKind::Media, media);
-        }
-    }
-    if let Some(document) = request.get("document") {
-        c.media(FieldKind::Attachment, document);
-    }
-    c.json(FieldKind::Location, request.get("location"));
-    for card in request
-        .get("contacts")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        c.json(FieldKind::ContactCard, Some(card));
-    }
-    if let Some(reaction) = request.get("reaction") {
-        c.field(FieldKind::MessageText, reaction, "emoji");
-        c.field(FieldKind::MessageId, reaction, "message_id");
-    }
+    c.shared_content(request);
     if let Some(object) = request.get("interactive") {
         interactive::extract(c, object);
     }
