@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// Envelopes per transaction, and a cap on entries per transaction.
-const BATCH_ENVELOPES: usize = 2_000;
-const BATCH_ENTRIES: usize = 20_000;
+const BATCH_ENVELOPES: usize = 1_000;
+const BATCH_ENTRIES: usize = 10_000;
 
 /// A refused line.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
