@@ -135,7 +135,7 @@ async fn measure(
         policy,
         now,
         PurgeOptions::RUN,
-        &mut |_| {},
+        &mut |_, _| {},
         &AtomicBool::new(false),
     )
     .await

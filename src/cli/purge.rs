@@ -51,8 +51,7 @@ impl PurgeArgs {
             let outcome = plan.outcome();
             return print_plan(ctx.format, &outcome, &plan, out).map(|()| Exit::Success);
         }
-        let total = retention::plan(store.as_ref(), policy, now).await?.total();
-        let bar = ProgressBar::new(total).with_style(
+        let bar = ProgressBar::new(0).with_style(
             ProgressStyle::with_template("purge {wide_bar} {pos}/{len} ({per_sec}, {eta})")
                 .expect("valid template"),
         );
@@ -66,7 +65,10 @@ impl PurgeArgs {
             policy,
             now,
             options,
-            &mut |n| bar.set_position(n),
+            &mut |done, due| {
+                bar.set_length(due);
+                bar.set_position(done);
+            },
             &never,
         )
         .await?;

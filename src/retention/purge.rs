@@ -126,14 +126,14 @@ pub async fn plan(
 }
 
 /// Applies the policy at `now` (or, with `dry_run`, reports what it would do). `progress` is
-/// called with the number of values removed so far.
+/// called with the number of values removed so far and the number due when the run began.
 #[tracing::instrument(name = "purge.run_once", skip_all, fields(dry_run = options.dry_run, policy = %policy.digest), err)]
 pub async fn run_once(
     store: &dyn Store,
     policy: &RetentionPolicy,
     now: DateTime<Utc>,
     options: PurgeOptions,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(u64, u64),
     stop: &AtomicBool,
 ) -> Result<PurgeOutcome, StoreError> {
     let plan = plan(store, policy, now).await?;
@@ -142,6 +142,8 @@ pub async fn run_once(
     }
     let mut outcome = empty_outcome(false);
     outcome.kept_by_holds = plan.outcome().kept_by_holds;
+    let due = plan.total();
+    progress(0, due);
     let now_s = now.timestamp();
     for (field, cutoff) in cutoffs(policy, now_s) {
         let tombstone =
@@ -163,7 +165,7 @@ pub async fn run_once(
             *outcome.purged.entry(field.category()).or_default() += removed;
             outcome.total += removed;
             outcome.batches += 1;
-            progress(outcome.total);
+            progress(outcome.total, due);
             tracing::info!(field = %field, removed, "purge batch committed");
         }
     }

@@ -121,8 +121,15 @@ impl Scheduler {
             dry_run: false,
             batch: self.batch,
         };
-        match retention::run_once(self.store.as_ref(), policy, now, options, &mut |_| {}, stop)
-            .await
+        match retention::run_once(
+            self.store.as_ref(),
+            policy,
+            now,
+            options,
+            &mut |_, _| {},
+            stop,
+        )
+        .await
         {
             Ok(o) => {
                 let outcome = if o.stopped { "stopped" } else { "ok" };

@@ -7,6 +7,23 @@ pub(super) const INSERT_CHUNK: usize = 1_000;
 /// Values per `IN (…)` list.
 pub(super) const IN_CHUNK: usize = 500;
 
+/// Appends `v1, v2, …)` to a query that ends in `IN (`: one bound parameter per item.
+pub(super) fn push_list<'a, DB, T>(
+    qb: &mut sqlx::QueryBuilder<'a, DB>,
+    items: impl IntoIterator<Item = T>,
+) where
+    DB: sqlx::Database,
+    T: 'a + sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    {
+        let mut list = qb.separated(", ");
+        for item in items {
+            list.push_bind(item);
+        }
+    }
+    qb.push(")");
+}
+
 /// One linked chain record waiting to be written.
 pub(super) struct LinkedRow<'a> {
     pub seq: i64,
@@ -20,7 +37,7 @@ macro_rules! impl_sql_store {
     ($store:ty, $db:ty) => {
         use crate::crypto::WrappedKey;
         use crate::domain::{digest_key, ChainHead, Digest, EntryState, SubjectId};
-        use crate::store::common::{LinkedRow, INSERT_CHUNK, IN_CHUNK};
+        use crate::store::common::{push_list, LinkedRow, INSERT_CHUNK, IN_CHUNK};
         use crate::store::rows::{CheckpointRow, EntryRow, ENTRY_COLUMNS};
         use crate::store::{
             AppendOutcome, Backend, Checkpoint, Linker, NewEnvelope, NewRecord, ScannedRecord, Store,
@@ -73,11 +90,7 @@ macro_rules! impl_sql_store {
                 let mut found = Vec::with_capacity(owners.len());
                 for chunk in owners.chunks(IN_CHUNK) {
                     let mut qb = QueryBuilder::<$db>::new("SELECT owner, wrapped FROM data_keys WHERE owner IN (");
-                    let mut list = qb.separated(", ");
-                    for owner in chunk {
-                        list.push_bind(*owner);
-                    }
-                    qb.push(")");
+                    push_list(&mut qb, chunk.iter().copied());
                     let rows: Vec<(String, Vec<u8>)> = qb.build_query_as().persistent(false).fetch_all(&self.keys).await?;
                     found.extend(rows.into_iter().map(|(o, w)| (o, WrappedKey(w))));
                 }
@@ -88,11 +101,7 @@ macro_rules! impl_sql_store {
                 let mut found = Vec::new();
                 for chunk in index.chunks(IN_CHUNK) {
                     let mut qb = QueryBuilder::<$db>::new("SELECT digest, subject_id FROM subject_index WHERE digest IN (");
-                    let mut list = qb.separated(", ");
-                    for digest in chunk {
-                        list.push_bind(digest.as_slice());
-                    }
-                    qb.push(")");
+                    push_list(&mut qb, chunk.iter().map(|digest| digest.as_slice()));
                     let rows: Vec<(Vec<u8>, String)> = qb.build_query_as().persistent(false).fetch_all(&self.ledger).await?;
                     for (digest, subject) in rows {
                         if let Ok(d) = Digest::try_from(digest.as_slice()) {
@@ -144,11 +153,7 @@ macro_rules! impl_sql_store {
                 let mut seen: HashSet<Digest> = HashSet::new();
                 for chunk in envelopes.chunks(IN_CHUNK) {
                     let mut qb = QueryBuilder::<$db>::new("SELECT digest FROM envelopes WHERE digest IN (");
-                    let mut list = qb.separated(", ");
-                    for e in chunk {
-                        list.push_bind(e.digest.as_slice());
-                    }
-                    qb.push(")");
+                    push_list(&mut qb, chunk.iter().map(|e| e.digest.as_slice()));
                     let rows: Vec<(Vec<u8>,)> = qb.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
                     seen.extend(rows.into_iter().filter_map(|(d,)| Digest::try_from(d.as_slice()).ok()));
                 }
@@ -202,16 +207,10 @@ macro_rules! impl_sql_store {
                     let mut qb = QueryBuilder::<$db>::new(format!(
                         "SELECT {ENTRY_COLUMNS} FROM content ct JOIN chain c ON c.seq = ct.seq WHERE ct.subject_key IN ("
                     ));
-                    let mut keys = qb.separated(", ");
-                    for s in chunk {
-                        keys.push_bind(s.index_key());
-                    }
-                    qb.push(") AND ct.subject_id IN (");
-                    let mut ids = qb.separated(", ");
-                    for s in chunk {
-                        ids.push_bind(s.as_str());
-                    }
-                    qb.push(") ORDER BY c.seq");
+                    push_list(&mut qb, chunk.iter().map(|s| s.index_key()));
+                    qb.push(" AND ct.subject_id IN (");
+                    push_list(&mut qb, chunk.iter().map(|s| s.as_str()));
+                    qb.push(" ORDER BY c.seq");
                     let rows: Vec<EntryRow> = qb.build_query_as().persistent(false).fetch_all(&self.ledger).await?;
                     for row in rows {
                         entries.push(row.into_stored()?);
@@ -302,11 +301,7 @@ macro_rules! impl_sql_store {
                 subjects.dedup();
                 for chunk in subjects.chunks(IN_CHUNK) {
                     let mut qb = QueryBuilder::<$db>::new("SELECT count(*) FROM subjects WHERE id IN (");
-                    let mut list = qb.separated(", ");
-                    for s in chunk {
-                        list.push_bind(*s);
-                    }
-                    qb.push(")");
+                    push_list(&mut qb, chunk.iter().copied());
                     let (found,): (i64,) = qb.build_query_as().persistent(false).fetch_one(&mut **tx).await?;
                     if found as usize != chunk.len() {
                         return Err(StoreError::SubjectForgotten);

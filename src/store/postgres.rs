@@ -79,7 +79,7 @@ impl_sql_store!(PgStore, sqlx::Postgres);
 mod retention_impl {
     use super::PgStore;
     use crate::domain::SubjectId;
-    use crate::store::common::IN_CHUNK;
+    use crate::store::common::{push_list, IN_CHUNK};
     use crate::store::retention_sql::{impl_retention_sql, ORPHANS};
     use crate::store::{Linker, NewRecord, StoreError};
     use sqlx::QueryBuilder;

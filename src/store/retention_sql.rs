@@ -45,11 +45,7 @@ macro_rules! impl_retention_sql {
                 }
                 for chunk in seqs.chunks(IN_CHUNK) {
                     let mut qb = QueryBuilder::<$db>::new("UPDATE content SET state = 'purged', sealed = NULL WHERE seq IN (");
-                    let mut list = qb.separated(", ");
-                    for seq in chunk {
-                        list.push_bind(*seq);
-                    }
-                    qb.push(")");
+                    push_list(&mut qb, chunk.iter().copied());
                     qb.build().persistent(false).execute(&mut *tx).await?;
                 }
                 let (first, last) = (*seqs.iter().min().expect("not empty"), *seqs.iter().max().expect("not empty"));
@@ -76,22 +72,14 @@ macro_rules! impl_retention_sql {
                          AND s.id NOT IN (SELECT subject_id FROM holds WHERE released_at IS NULL AND (until IS NULL OR until > "
                     );
                     qb.push_bind(now).push(")) AND s.id IN (");
-                    let mut list = qb.separated(", ");
-                    for subject in chunk {
-                        list.push_bind(subject.as_str());
-                    }
-                    qb.push(")");
+                    push_list(&mut qb, chunk.iter().map(|subject| subject.as_str()));
                     let still: Vec<String> = qb.build_query_scalar().persistent(false).fetch_all(&mut *tx).await?;
                     for (table, column) in [("subject_index", "subject_id"), ("envelopes", "subject_id"), ("subjects", "id")] {
                         if still.is_empty() {
                             break;
                         }
                         let mut qb = QueryBuilder::<$db>::new(format!("DELETE FROM {table} WHERE {column} IN ("));
-                        let mut list = qb.separated(", ");
-                        for id in &still {
-                            list.push_bind(id.as_str());
-                        }
-                        qb.push(")");
+                        push_list(&mut qb, still.iter().map(|id| id.as_str()));
                         qb.build().persistent(false).execute(&mut *tx).await?;
                     }
                     forgotten.extend(still.into_iter().map(SubjectId::from_stored));
@@ -104,11 +92,7 @@ macro_rules! impl_retention_sql {
                 let mut tx = self.keys.begin().await?;
                 for chunk in owners.chunks(IN_CHUNK) {
                     let mut qb = QueryBuilder::<$db>::new("DELETE FROM data_keys WHERE owner IN (");
-                    let mut list = qb.separated(", ");
-                    for owner in chunk {
-                        list.push_bind(*owner);
-                    }
-                    qb.push(")");
+                    push_list(&mut qb, chunk.iter().copied());
                     qb.build().persistent(false).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;

@@ -69,7 +69,7 @@ async fn purge(ledger: &Ledger, at: DateTime<Utc>) -> PurgeOutcome {
         &policy(),
         at,
         PurgeOptions::RUN,
-        &mut |_| {},
+        &mut |_, _| {},
         &AtomicBool::new(false),
     )
     .await
@@ -158,7 +158,7 @@ async fn a_dry_run_changes_nothing_and_predicts_the_purge() {
             &policy(),
             at,
             PurgeOptions::DRY_RUN,
-            &mut |_| {},
+            &mut |_, _| {},
             &AtomicBool::new(false),
         )
         .await

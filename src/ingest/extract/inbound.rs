@@ -32,33 +32,45 @@ const REPLY_TEXT: [&str; 4] = ["title", "description", "body", "response_json"];
 
 /// Extracts one inbound message: it belongs to its id and to the `from` number.
 pub fn message(c: &mut Collector, message: &Value, originator: Option<&Value>) {
-    let scope = Scope {
-        message: values::message_id(message, "id"),
-        subject: values::phone(message, "from"),
-        direction: Direction::Inbound,
-    };
-    c.within(scope, |c| {
-        c.field(FieldKind::MessageId, message, "id");
-        c.field(FieldKind::SenderPhone, message, "from");
-        c.user_ids(message);
-        c.without_subject(|c| c.scalar(FieldKind::OriginatorPhoneId, originator));
-        content(c, message);
-    });
+    one(
+        c,
+        message,
+        originator,
+        ("from", FieldKind::SenderPhone),
+        Direction::Inbound,
+    );
 }
 
 /// Extracts one echo: an outbound message to the `to` number (`from` is the business's own).
 pub fn echo(c: &mut Collector, echo: &Value, originator: Option<&Value>) {
+    one(
+        c,
+        echo,
+        originator,
+        ("to", FieldKind::RecipientPhone),
+        Direction::Outbound,
+    );
+}
+
+/// A message that belongs to its id and to the customer's number under `party.0`.
+fn one(
+    c: &mut Collector,
+    message: &Value,
+    originator: Option<&Value>,
+    party: (&str, FieldKind),
+    direction: Direction,
+) {
     let scope = Scope {
-        message: values::message_id(echo, "id"),
-        subject: values::phone(echo, "to"),
-        direction: Direction::Outbound,
+        message: values::message_id(message, "id"),
+        subject: values::phone(message, party.0),
+        direction,
     };
     c.within(scope, |c| {
-        c.field(FieldKind::MessageId, echo, "id");
-        c.field(FieldKind::RecipientPhone, echo, "to");
-        c.user_ids(echo);
+        c.field(FieldKind::MessageId, message, "id");
+        c.field(party.1, message, party.0);
+        c.user_ids(message);
         c.without_subject(|c| c.scalar(FieldKind::OriginatorPhoneId, originator));
-        content(c, echo);
+        content(c, message);
     });
 }
 
