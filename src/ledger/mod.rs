@@ -15,7 +15,9 @@ pub use subjects::SYSTEM_OWNER;
 pub use verify::{BadEntry, VerifyReport};
 
 use crate::crypto::{sha256, KeyError, Keyring, MasterKey};
-use crate::domain::{EntryId, FieldValue, PhoneNumber, RecordBody, RecordKind, SubjectId};
+use crate::domain::{
+    Digest, EntryId, FieldValue, MessageId, PhoneNumber, RecordBody, RecordKind, SubjectId,
+};
 use crate::ingest::Extracted;
 use crate::store::{AppendOutcome, NewEnvelope, NewRecord, SealedContent, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -205,14 +207,31 @@ impl Ledger {
     ) -> Result<SealedBatch, LedgerError> {
         let now_s = now.timestamp();
         self.resolve_subjects(envelopes, now_s).await?;
-        let owners = self.owners(envelopes);
-        let owner_refs: Vec<&str> = owners.iter().map(String::as_str).collect();
+        // Each field's subject, looked up once (a keyed hash per lookup) for all that follows.
+        let subjects: Vec<Vec<Option<SubjectId>>> = envelopes
+            .iter()
+            .map(|e| {
+                e.extracted
+                    .fields
+                    .iter()
+                    .map(|f| self.subject_of(f))
+                    .collect()
+            })
+            .collect();
+        let mut owners: Vec<&str> = subjects
+            .iter()
+            .flatten()
+            .map(|s| s.as_ref().map_or(SYSTEM_OWNER, SubjectId::as_str))
+            .collect();
+        owners.sort_unstable();
+        owners.dedup();
         self.subjects
-            .load_keys(self.store.as_ref(), &self.keyring, &owner_refs, now_s)
+            .load_keys(self.store.as_ref(), &self.keyring, &owners, now_s)
             .await?;
         let envelopes = envelopes
             .iter()
-            .map(|e| self.seal_envelope(e, now_s))
+            .zip(subjects)
+            .map(|(e, subjects)| self.seal_envelope(e, subjects, now_s))
             .collect();
         Ok(SealedBatch {
             store: self.store.clone(),
@@ -256,29 +275,32 @@ impl Ledger {
             .and_then(|p| self.subjects.cached(&self.keyring, p))
     }
 
-    fn owners(&self, envelopes: &[PreparedEnvelope]) -> Vec<String> {
-        let mut owners: HashSet<String> = HashSet::new();
-        for field in envelopes.iter().flat_map(|e| &e.extracted.fields) {
-            owners.insert(
-                self.subject_of(field)
-                    .map_or(SYSTEM_OWNER.to_string(), |s| s.as_str().to_string()),
-            );
-        }
-        owners.into_iter().collect()
-    }
-
-    fn seal_envelope(&self, envelope: &PreparedEnvelope, now: i64) -> NewEnvelope {
+    fn seal_envelope(
+        &self,
+        envelope: &PreparedEnvelope,
+        subjects: Vec<Option<SubjectId>>,
+        now: i64,
+    ) -> NewEnvelope {
+        let subject = subjects.iter().find_map(Clone::clone);
+        // Fields of one message sit together: its id's keyed hash is computed once per run of them.
+        let mut last: Option<(&MessageId, Digest)> = None;
         let records: Vec<NewRecord> = envelope
             .extracted
             .fields
             .iter()
-            .map(|f| self.seal_field(f, now))
+            .zip(subjects)
+            .map(|(field, subject)| {
+                let message_digest = field.message.as_ref().map(|m| match last {
+                    Some((id, digest)) if id == m => digest,
+                    _ => {
+                        let digest = self.keyring.message_digest(m);
+                        last = Some((m, digest));
+                        digest
+                    }
+                });
+                self.seal_field(field, subject, message_digest, now)
+            })
             .collect();
-        let subject = envelope
-            .extracted
-            .fields
-            .iter()
-            .find_map(|f| self.subject_of(f));
         NewEnvelope {
             digest: self.keyring.envelope_digest(&envelope.canonical),
             subject,
@@ -286,15 +308,17 @@ impl Ledger {
         }
     }
 
-    fn seal_field(&self, field: &FieldValue, now: i64) -> NewRecord {
-        let subject = self.subject_of(field);
+    fn seal_field(
+        &self,
+        field: &FieldValue,
+        subject: Option<SubjectId>,
+        message_digest: Option<Digest>,
+        now: i64,
+    ) -> NewRecord {
         let mut body = RecordBody {
             entry_id: EntryId::new(),
             kind: RecordKind::Field,
-            message_digest: field
-                .message
-                .as_ref()
-                .map(|m| self.keyring.message_digest(m)),
+            message_digest,
             direction: Some(field.direction),
             field: Some(field.kind),
             category: Some(field.kind.category()),

@@ -133,11 +133,9 @@ async fn checkpoints_reject_changes_and_foreign_keys() {
             .unwrap()
             .is_err());
 
-        let other = seeded(
-            &crate::helpers::backends().remove(0),
-            &MasterKey::generate(),
-        )
-        .await;
+        // Kept alive for the whole test: dropping it deletes the other ledger's files.
+        let other_db = crate::helpers::backends().remove(0);
+        let other = seeded(&other_db, &MasterKey::generate()).await;
         let foreign = CheckpointFile::from_checkpoint(
             &other.store().latest_checkpoint().await.unwrap().unwrap(),
         );
