@@ -203,8 +203,13 @@ pub fn load_master_key(
             source,
         });
     }
-    let path = settings.key_file.display().to_string();
-    let text = match std::fs::read_to_string(&settings.key_file) {
+    read_key_file(&settings.key_file)
+}
+
+/// Reads a master key file.
+pub fn read_key_file(file: &Path) -> Result<MasterKey, ConfigError> {
+    let path = file.display().to_string();
+    let text = match std::fs::read_to_string(file) {
         Ok(text) => Zeroizing::new(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ConfigError::MissingKey { path })

@@ -20,6 +20,8 @@ pub struct ExportArgs {
 struct ExportOutput<'a> {
     subject: &'a str,
     entries: &'a [EntryView],
+    erasure_requests: &'a [crate::erasure::ErasureView],
+    holds: &'a [crate::retention::HoldView],
 }
 
 /// One entry as a table row.
@@ -62,20 +64,36 @@ impl ExportArgs {
         let phone =
             PhoneNumber::parse(&self.phone).map_err(|e| UsageError(format!("--phone: {e}")))?;
         let mut ledger = ctx.open_ledger().await?;
-        let entries = ledger.export_subject(&phone).await?;
+        let access = ledger.subject_access(&phone, crate::clock::now()).await?;
         ledger.store().close().await;
+        let entries = &access.entries;
         match ctx.format {
             Format::Json => output::json(
                 out,
                 &ExportOutput {
                     subject: phone.expose_e164(),
-                    entries: &entries,
+                    entries,
+                    erasure_requests: &access.erasure_requests,
+                    holds: &access.holds,
                 },
             )?,
             Format::Table if entries.is_empty() => {
                 writeln!(out, "nothing is held about this number")?
             }
             Format::Table => output::table(out, entries.iter().map(EntryRow::from))?,
+        }
+        if ctx.format == Format::Table {
+            for request in &access.erasure_requests {
+                writeln!(
+                    out,
+                    "erasure request {}: {} (received {}, due {})",
+                    request.id, request.state, request.received_at, request.due_at
+                )?;
+            }
+            for hold in &access.holds {
+                let state = if hold.active { "active" } else { "ended" };
+                writeln!(out, "legal hold {}: {state}, since {}", hold.id, hold.from)?;
+            }
         }
         Ok(Exit::Success)
     }

@@ -4,14 +4,17 @@
 //! the library.
 
 mod context;
+mod erase;
 mod export;
 mod hold;
 mod ingest;
 mod init;
 mod jobs;
+mod keys;
 mod output;
 mod policy;
 mod purge;
+mod receipt;
 mod serve;
 mod show;
 mod simulate;
@@ -71,6 +74,10 @@ pub enum Command {
     Hold(hold::HoldArgs),
     Jobs(jobs::JobsArgs),
     Serve(serve::ServeArgs),
+    Erase(erase::EraseArgs),
+    Erasure(erase::ErasureArgs),
+    Receipt(receipt::ReceiptArgs),
+    Keys(keys::KeysArgs),
 }
 
 /// How a command ended, beyond success.
@@ -102,6 +109,10 @@ pub async fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<Exit>
         Command::Hold(args) => args.run(&ctx, out).await,
         Command::Jobs(args) => args.run(&ctx, out).await,
         Command::Serve(args) => args.run(&ctx, out).await,
+        Command::Erase(args) => args.run(&ctx, out).await,
+        Command::Erasure(args) => args.run(&ctx, out).await,
+        Command::Receipt(args) => args.run(&ctx, out).await,
+        Command::Keys(args) => args.run(&ctx, out).await,
     }
 }
 

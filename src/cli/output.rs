@@ -57,3 +57,22 @@ pub fn pairs(out: &mut dyn Write, pairs: &[(&str, String)]) -> anyhow::Result<()
     writeln!(out, "{table}")?;
     Ok(())
 }
+
+/// A progress bar of `done/total` for a job whose total it learns as it goes (hidden off a
+/// terminal) and the callback the job reports through.
+pub fn counter(label: &str) -> indicatif::ProgressBar {
+    indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{label} {{wide_bar}} {{pos}}/{{len}} ({{per_sec}}, {{eta}})"
+        ))
+        .expect("valid template"),
+    )
+}
+
+/// Reports `(done, total)` to a bar from [`counter`].
+pub fn report_to(bar: &indicatif::ProgressBar) -> impl FnMut(u64, u64) + Send + '_ {
+    move |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    }
+}

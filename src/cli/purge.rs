@@ -5,7 +5,6 @@
 use super::{output, Ctx, Exit, Format, UsageError};
 use crate::policy::Policies;
 use crate::retention::{self, PurgeOutcome, PurgePlan};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::io::Write;
 use tabled::Tabled;
@@ -51,10 +50,7 @@ impl PurgeArgs {
             let outcome = plan.outcome();
             return print_plan(ctx.format, &outcome, &plan, out).map(|()| Exit::Success);
         }
-        let bar = ProgressBar::new(0).with_style(
-            ProgressStyle::with_template("purge {wide_bar} {pos}/{len} ({per_sec}, {eta})")
-                .expect("valid template"),
-        );
+        let bar = output::counter("purge");
         let never = std::sync::atomic::AtomicBool::new(false);
         let options = retention::PurgeOptions {
             dry_run: false,
@@ -65,10 +61,7 @@ impl PurgeArgs {
             policy,
             now,
             options,
-            &mut |done, due| {
-                bar.set_length(due);
-                bar.set_position(done);
-            },
+            &mut output::report_to(&bar),
             &never,
         )
         .await?;

@@ -1,5 +1,5 @@
-//! `waledger serve`: runs the policy's schedules (retention purges now; pending erasures and
-//! scheduled reports as those capabilities land) until SIGTERM or Ctrl-C, which finish the batch
+//! `waledger serve`: runs the policy's schedules (retention purges and pending erasures now;
+//! scheduled reports as that capability lands) until SIGTERM or Ctrl-C, which finish the batch
 //! in flight and stop cleanly. On a fresh checkout it first creates what is missing (key file,
 //! databases, default policy folder) and says so in one line.
 
@@ -10,7 +10,7 @@ use crate::scheduler::Scheduler;
 use anyhow::Context;
 use std::io::Write;
 
-/// Run the scheduled jobs (retention purges) until stopped
+/// Run the scheduled jobs (retention purges, pending erasures) until stopped
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {}
 
@@ -30,16 +30,20 @@ impl ServeArgs {
             hostname(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
-        let next = policies
-            .retention
-            .schedule
-            .purge
-            .next_after(crate::clock::now());
-        tracing::info!(%instance, next_purge = ?next, "serving");
+        let schedule = &policies.retention.schedule;
+        let now = crate::clock::now();
+        let (next, next_erasures) = (
+            schedule.purge.next_after(now),
+            schedule.erasures.next_after(now),
+        );
+        tracing::info!(%instance, next_purge = ?next, next_erasures = ?next_erasures, "serving");
+        let show =
+            |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or("-".into(), |t| t.to_rfc3339());
         writeln!(
             out,
-            "waledger: serving as {instance}; next purge {}",
-            next.map_or("-".into(), |t| t.to_rfc3339())
+            "waledger: serving as {instance}; next purge {}, next erasure run {}",
+            show(next),
+            show(next_erasures)
         )?;
         out.flush()?;
         let store = ledger.into_store();

@@ -11,7 +11,7 @@ mod signing;
 pub use crate::domain::Digest;
 pub use aead::{open, seal, SealError};
 pub use digest::sha256;
-pub use keys::{DataKey, KeyError, Keyring, MasterKey, WrappedKey};
+pub use keys::{DataKey, KeyError, Keyring, MasterKey, WrappedKey, Wrapper};
 pub use signing::{public_key_id, verify_signature, SignatureError, PUBLIC_KEY_ID_LEN};
 
 use ring::rand::{SecureRandom, SystemRandom};

@@ -62,6 +62,16 @@ pub enum RecordKind {
     Hold,
     /// A legal hold released.
     HoldRelease,
+    /// An erasure request registered (request id, received and due times; no number).
+    ErasureRequest,
+    /// An erasure request's deadline extended (Art. 12(3)); the reason's digest.
+    ErasureExtension,
+    /// An erasure request refused because a legal hold covers its subject.
+    ErasureRefusal,
+    /// An erasure carried out: request id, subject ids, entries erased per category.
+    Erasure,
+    /// The master key rotated: every wrapped key moved to the new generation.
+    KeyRotation,
 }
 
 /// A SHA-256 or HMAC-SHA256 output.

@@ -6,6 +6,7 @@ pub mod entry;
 pub mod field;
 pub mod ids;
 pub mod phone;
+pub mod request;
 
 pub use entry::{
     digest_key, ChainHead, ChainRecord, Digest, FieldValue, Plaintext, RecordBody, RecordKind,
@@ -13,3 +14,4 @@ pub use entry::{
 pub use field::{Category, Direction, EntryState, FieldKind};
 pub use ids::{EntryId, MessageId, SubjectId};
 pub use phone::{PhoneError, PhoneNumber};
+pub use request::ErasureState;

@@ -132,11 +132,20 @@ impl<'a> Ingestor<'a> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let sealed = self.ledger.seal(&self.batch, self.now).await?;
+        let sealed = match self.ledger.seal(&self.batch, self.now).await {
+            Ok(sealed) => Some(sealed),
+            // A subject of the batch is being erased: `settle` records the batch afresh.
+            Err(LedgerError::Store(StoreError::SubjectForgotten)) => None,
+            Err(e) => return Err(e),
+        };
         let batch = std::mem::take(&mut self.batch);
         self.batch_entries = 0;
         self.settle().await?;
-        self.in_flight = Some((batch, tokio::spawn(sealed.append())));
+        let task = match sealed {
+            Some(sealed) => tokio::spawn(sealed.append()),
+            None => tokio::spawn(async { Err(StoreError::SubjectForgotten.into()) }),
+        };
+        self.in_flight = Some((batch, task));
         Ok(())
     }
 
@@ -147,7 +156,7 @@ impl<'a> Ingestor<'a> {
         };
         let outcome = match task.await.expect("the append task does not panic") {
             Err(LedgerError::Store(StoreError::SubjectForgotten)) => {
-                // A purge forgot a subject cached by this run: look again and record the batch.
+                // A purge or an erasure forgot a subject cached by this run: look again and record it.
                 self.ledger.forget_cached_subjects();
                 self.ledger.record(&batch, self.now).await?
             }

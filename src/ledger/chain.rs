@@ -61,6 +61,31 @@ pub fn content_aad(body: &RecordBody, subject: Option<&SubjectId>) -> Vec<u8> {
     out
 }
 
+/// A record that is not a field value (a hold, an erasure, a rotation): non-personal details as
+/// JSON and, where it commits to sealed business data, that data's digest.
+pub fn system_record(
+    kind: crate::domain::RecordKind,
+    detail: serde_json::Value,
+    now: i64,
+    content_digest: Option<Digest>,
+) -> crate::store::NewRecord {
+    crate::store::NewRecord {
+        body: RecordBody {
+            entry_id: crate::domain::EntryId::new(),
+            kind,
+            message_digest: None,
+            direction: None,
+            field: None,
+            category: None,
+            occurred_at: now,
+            recorded_at: now,
+            content_digest,
+            detail: Some(detail.to_string()),
+        },
+        content: None,
+    }
+}
+
 fn push(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(1);
     out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());

@@ -6,15 +6,17 @@
 pub mod chain;
 mod checkpoint;
 mod read;
+mod rotate;
 mod subjects;
 mod verify;
 
 pub use checkpoint::{CheckpointError, CheckpointFile};
 pub use read::EntryView;
+pub use rotate::{rotate, RotationOutcome, ROTATION_BATCH};
 pub use subjects::SYSTEM_OWNER;
 pub use verify::{BadEntry, VerifyReport};
 
-use crate::crypto::{sha256, KeyError, Keyring, MasterKey};
+use crate::crypto::{sha256, KeyError, Keyring, MasterKey, Wrapper};
 use crate::domain::{
     Digest, EntryId, FieldValue, MessageId, PhoneNumber, RecordBody, RecordKind, SubjectId,
 };
@@ -25,6 +27,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use subjects::Subjects;
 use thiserror::Error;
+
+/// Times `record` looks a forgotten subject up again before giving up.
+const RETRIES: u64 = 5;
 
 /// Failures of ledger operations. No message carries personal data.
 #[derive(Debug, Error)]
@@ -75,19 +80,33 @@ impl Ledger {
         master: &MasterKey,
         now: DateTime<Utc>,
     ) -> Result<Self, LedgerError> {
-        let keyring = Keyring::derive(master);
-        let stored = match store.key_check().await? {
-            Some(value) => value,
+        let wrapper = Wrapper::of(master);
+        let meta = match store.keystore_meta().await? {
+            Some(meta) => meta,
             // An empty key store beside a ledger that has entries is the wrong key store (or a
             // lost one): starting a new one would make every recorded value unreadable.
             None if store.head().await?.seq > 0 => return Err(LedgerError::KeyStoreMissing),
             None => {
+                let root = wrapper.new_root();
                 store
-                    .init_key_check(&keyring.key_check(), now.timestamp())
+                    .init_keystore(&wrapper.key_check(), &root, now.timestamp())
                     .await?
             }
         };
-        keyring.confirm_key_check(&stored)?;
+        if meta.next_check.is_some() {
+            return Err(KeyError::RotationInProgress.into());
+        }
+        wrapper.confirm_key_check(&meta.key_check)?;
+        let root = match meta.root {
+            Some(root) => root,
+            // A key store made before roots were stored: its root is the master key itself.
+            None => {
+                store
+                    .set_root_if_missing(&wrapper.legacy_root(master))
+                    .await?
+            }
+        };
+        let keyring = Keyring::open(wrapper, &root)?;
         Ok(Self {
             store,
             keyring,
@@ -181,14 +200,22 @@ impl Ledger {
         envelopes: &[PreparedEnvelope],
         now: DateTime<Utc>,
     ) -> Result<AppendOutcome, LedgerError> {
-        let sealed = self.seal(envelopes, now).await?;
-        match sealed.append().await {
-            Err(LedgerError::Store(StoreError::SubjectForgotten)) => {
-                // A purge forgot a subject this process still had cached: look again, once.
-                self.forget_cached_subjects();
-                self.seal(envelopes, now).await?.append().await
+        // A purge or an erasure may forget a subject this process still has cached (or be
+        // between destroying its key and forgetting it): look again, a few times.
+        let mut attempt = 0;
+        loop {
+            let outcome = match self.seal(envelopes, now).await {
+                Ok(sealed) => sealed.append().await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Err(LedgerError::Store(StoreError::SubjectForgotten)) if attempt < RETRIES => {
+                    attempt += 1;
+                    self.forget_cached_subjects();
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 
@@ -228,6 +255,10 @@ impl Ledger {
         self.subjects
             .load_keys(self.store.as_ref(), &self.keyring, &owners, now_s)
             .await?;
+        if owners.iter().any(|o| self.subjects.key(o).is_none()) {
+            // An erasure destroyed this subject's key and is about to forget the subject.
+            return Err(StoreError::SubjectForgotten.into());
+        }
         let envelopes = envelopes
             .iter()
             .zip(subjects)

@@ -38,12 +38,27 @@ impl Ledger {
         &mut self,
         phone: &PhoneNumber,
     ) -> Result<Vec<EntryView>, LedgerError> {
-        let subjects =
-            super::subjects::Subjects::lookup(self.store.as_ref(), &self.keyring, phone).await?;
+        let subjects = self.subjects_of(phone).await?;
+        self.export_subjects(&subjects).await
+    }
+
+    /// The subjects a number leads to now, under any alias (none are created).
+    pub async fn subjects_of(
+        &self,
+        phone: &PhoneNumber,
+    ) -> Result<Vec<crate::domain::SubjectId>, LedgerError> {
+        super::subjects::Subjects::lookup(self.store.as_ref(), &self.keyring, phone).await
+    }
+
+    /// Every entry of these subjects (current ones, and ones an erasure forgot), in chain order.
+    pub async fn export_subjects(
+        &mut self,
+        subjects: &[crate::domain::SubjectId],
+    ) -> Result<Vec<EntryView>, LedgerError> {
         if subjects.is_empty() {
             return Ok(Vec::new());
         }
-        let entries = self.store.entries_for_subjects(&subjects).await?;
+        let entries = self.store.entries_for_subjects(subjects).await?;
         self.views(&entries, true).await
     }
 

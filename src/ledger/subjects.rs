@@ -76,7 +76,9 @@ impl Subjects {
         }
         // Keys first: a subject must never be findable without a key to open its values.
         if !new_keys.is_empty() {
-            store.put_data_keys(&new_keys, now).await?;
+            store
+                .put_data_keys(&new_keys, &keyring.key_check(), now)
+                .await?;
         }
         if !bindings.is_empty() {
             // Another writer may have bound some digests first; its binding wins.
@@ -144,7 +146,11 @@ impl Subjects {
         if missing.contains(&SYSTEM_OWNER) && !self.keys.contains_key(SYSTEM_OWNER) {
             let (_, wrapped) = keyring.new_data_key(SYSTEM_OWNER);
             store
-                .put_data_keys(&[(SYSTEM_OWNER.to_string(), wrapped)], now)
+                .put_data_keys(
+                    &[(SYSTEM_OWNER.to_string(), wrapped)],
+                    &keyring.key_check(),
+                    now,
+                )
                 .await?;
             // Reload: a concurrent writer's system key may have won.
             for (owner, wrapped) in store.data_keys(&[SYSTEM_OWNER]).await? {

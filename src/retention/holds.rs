@@ -3,9 +3,9 @@
 //! only by its random id; the reason and who asked are sealed under the system key.
 
 use crate::crypto::sha256;
-use crate::domain::{EntryId, PhoneNumber, RecordBody, RecordKind};
+use crate::domain::{PhoneNumber, RecordKind};
 use crate::ledger::{chain, Ledger, LedgerError};
-use crate::store::{HoldRow, NewRecord};
+use crate::store::HoldRow;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -26,29 +26,6 @@ pub struct HoldView {
 
 fn reason_aad(id: &str) -> Vec<u8> {
     [b"waledger/hold-reason/v1\0".as_slice(), id.as_bytes()].concat()
-}
-
-fn record(
-    kind: RecordKind,
-    detail: serde_json::Value,
-    now: i64,
-    content_digest: Option<[u8; 32]>,
-) -> NewRecord {
-    NewRecord {
-        body: RecordBody {
-            entry_id: EntryId::new(),
-            kind,
-            message_digest: None,
-            direction: None,
-            field: None,
-            category: None,
-            occurred_at: now,
-            recorded_at: now,
-            content_digest,
-            detail: Some(detail.to_string()),
-        },
-        content: None,
-    }
 }
 
 impl Ledger {
@@ -72,7 +49,7 @@ impl Ledger {
         let detail = serde_json::json!({
             "hold": id, "subject": subject.as_str(), "from": now.timestamp(), "until": until.map(|t| t.timestamp()),
         });
-        let record = record(
+        let record = chain::system_record(
             RecordKind::Hold,
             detail,
             now.timestamp(),
@@ -97,7 +74,7 @@ impl Ledger {
         now: DateTime<Utc>,
     ) -> Result<bool, LedgerError> {
         let detail = serde_json::json!({"hold": id, "released_at": now.timestamp()});
-        let record = record(RecordKind::HoldRelease, detail, now.timestamp(), None);
+        let record = chain::system_record(RecordKind::HoldRelease, detail, now.timestamp(), None);
         Ok(self
             .store()
             .release_hold(id, now.timestamp(), &record, &chain::link)

@@ -6,6 +6,7 @@
 //! is taken over when its lease expires. Stopping finishes the batch in flight.
 
 use crate::clock;
+use crate::erasure;
 use crate::policy::{Policies, Schedules};
 use crate::retention;
 use crate::store::{Store, StoreError};
@@ -22,8 +23,8 @@ pub const LEASE: Duration = Duration::minutes(15);
 /// How far back to look for a missed tick.
 const HORIZON: Duration = Duration::days(400);
 
-/// Jobs that run on a schedule. Erasures and reports join as their capabilities land.
-const JOBS: [&str; 1] = ["purge"];
+/// Jobs that run on a schedule. Reports join as that capability lands.
+const JOBS: [&str; 2] = ["purge", "erasures"];
 
 /// What one tick did for one job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,25 +116,13 @@ impl Scheduler {
     }
 
     async fn run_job(&self, job: &str, now: DateTime<Utc>, stop: &AtomicBool) -> (String, String) {
-        debug_assert_eq!(job, "purge");
-        let policy = &self.policies.retention;
-        let options = retention::PurgeOptions {
-            dry_run: false,
-            batch: self.batch,
+        let result = match job {
+            "erasures" => self.run_erasures(now, stop).await,
+            _ => self.run_purge(now, stop).await,
         };
-        match retention::run_once(
-            self.store.as_ref(),
-            policy,
-            now,
-            options,
-            &mut |_, _| {},
-            stop,
-        )
-        .await
-        {
-            Ok(o) => {
-                let outcome = if o.stopped { "stopped" } else { "ok" };
-                let counts = serde_json::json!({"purged": o.purged, "total": o.total, "subjects_forgotten": o.subjects_forgotten});
+        match result {
+            Ok((stopped, counts)) => {
+                let outcome = if stopped { "stopped" } else { "ok" };
                 (outcome.to_string(), counts.to_string())
             }
             Err(e) => {
@@ -144,6 +133,45 @@ impl Scheduler {
                 )
             }
         }
+    }
+
+    async fn run_purge(
+        &self,
+        now: DateTime<Utc>,
+        stop: &AtomicBool,
+    ) -> Result<(bool, serde_json::Value), StoreError> {
+        let options = retention::PurgeOptions {
+            dry_run: false,
+            batch: self.batch,
+        };
+        let o = retention::run_once(
+            self.store.as_ref(),
+            &self.policies.retention,
+            now,
+            options,
+            &mut |_, _| {},
+            stop,
+        )
+        .await?;
+        let counts = serde_json::json!({"purged": o.purged, "total": o.total, "subjects_forgotten": o.subjects_forgotten});
+        Ok((o.stopped, counts))
+    }
+
+    /// Carries out pending erasure requests; overdue ones are logged as warnings (by id).
+    async fn run_erasures(
+        &self,
+        now: DateTime<Utc>,
+        stop: &AtomicBool,
+    ) -> Result<(bool, serde_json::Value), StoreError> {
+        let o = erasure::run_pending(self.store.as_ref(), now, &mut |_, _| {}, stop).await?;
+        if o.overdue > 0 {
+            tracing::warn!(
+                overdue = o.overdue,
+                "erasure requests were past their deadline"
+            );
+        }
+        let counts = serde_json::to_value(&o).expect("counts serialise");
+        Ok((o.stopped, counts))
     }
 
     /// The next instant something may be due: the nearest tick, or the poll interval.

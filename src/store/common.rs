@@ -52,32 +52,22 @@ macro_rules! impl_sql_store {
                 Self::BACKEND
             }
 
-            async fn key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
-                Ok(sqlx::query_scalar("SELECT key_check FROM keystore_meta WHERE id = 1")
-                    .fetch_optional(&self.keys)
-                    .await?)
-            }
-
-            async fn init_key_check(&self, value: &[u8], now: i64) -> Result<Vec<u8>, StoreError> {
-                sqlx::query(
-                    "INSERT INTO keystore_meta (id, key_check, created_at) VALUES (1, $1, $2) \
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(value)
-                .bind(now)
-                .execute(&self.keys)
-                .await?;
-                Ok(sqlx::query_scalar("SELECT key_check FROM keystore_meta WHERE id = 1")
-                    .fetch_one(&self.keys)
-                    .await?)
-            }
-
-            async fn put_data_keys(&self, keys: &[(String, WrappedKey)], now: i64) -> Result<(), StoreError> {
+            async fn put_data_keys(&self, keys: &[(String, WrappedKey)], key_check: &[u8], now: i64) -> Result<(), StoreError> {
                 let mut tx = self.keys.begin().await?;
+                // Lock the header (SQLite: the write lock) so a rotation cannot finish in between.
+                sqlx::query("UPDATE keystore_meta SET generation = generation WHERE id = 1").execute(&mut *tx).await?;
+                let header: Option<(Vec<u8>, Option<Vec<u8>>, i64)> =
+                    sqlx::query_as("SELECT key_check, next_check, generation FROM keystore_meta WHERE id = 1")
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let generation = match header {
+                    Some((check, None, generation)) if check == key_check => generation,
+                    _ => return Err(StoreError::KeyChanged),
+                };
                 for chunk in keys.chunks(INSERT_CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO data_keys (owner, wrapped, created_at) ");
+                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO data_keys (owner, wrapped, created_at, generation) ");
                     qb.push_values(chunk, |mut b, (owner, wrapped)| {
-                        b.push_bind(owner.as_str()).push_bind(wrapped.0.as_slice()).push_bind(now);
+                        b.push_bind(owner.as_str()).push_bind(wrapped.0.as_slice()).push_bind(now).push_bind(generation);
                     });
                     qb.push(" ON CONFLICT (owner) DO NOTHING");
                     qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *tx).await?;
@@ -184,6 +174,14 @@ macro_rules! impl_sql_store {
                 tx.commit().await?;
                 outcome.head = Some(new_head);
                 Ok(outcome)
+            }
+
+            async fn append_record(&self, record: &NewRecord, link: &Linker) -> Result<ChainHead, StoreError> {
+                let mut tx = self.ledger.begin().await?;
+                let head = Self::lock_head(&mut tx).await?;
+                let new_head = Self::insert_linked(&mut tx, head, &[record], link).await?;
+                tx.commit().await?;
+                Ok(new_head)
             }
 
             async fn head(&self) -> Result<ChainHead, StoreError> {

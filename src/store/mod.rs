@@ -5,6 +5,10 @@
 //! open it. Times are integer Unix seconds on both backends.
 
 mod common;
+mod erasure;
+mod erasure_sql;
+mod keystore;
+mod keystore_sql;
 mod postgres;
 mod retention;
 mod retention_sql;
@@ -13,6 +17,8 @@ mod sqlite;
 mod url;
 
 pub use self::url::{default_keystore_url, Backend, DatabaseUrl};
+pub use erasure::{Eraser, ErasureDone, ErasureRow, ErasureStore, ErasureUpdate};
+pub use keystore::{KeyStore, KeystoreMeta};
 pub use postgres::PgStore;
 pub use retention::{HoldRow, JobRun, PlanRow, RetentionStore, Tombstoner};
 pub use sqlite::{SqliteStore, TUNING as SQLITE_TUNING};
@@ -34,6 +40,8 @@ pub enum StoreError {
     Migrate(String),
     #[error("a data subject of this batch was forgotten by a purge while the batch was in flight; run the ingest again (recorded envelopes are skipped as duplicates)")]
     SubjectForgotten,
+    #[error("the master key changed (a rotation) while this process was running; restart it with the new key")]
+    KeyChanged,
     #[error("the database holds a malformed value ({0}); run `waledger verify`")]
     Corrupt(String),
     #[error("database error: {0}")]
@@ -108,18 +116,17 @@ pub struct Checkpoint {
 
 /// The storage operations the ledger needs, in domain types. Both backends behave identically.
 #[async_trait]
-pub trait Store: RetentionStore + Send + Sync {
+pub trait Store: KeyStore + RetentionStore + ErasureStore + Send + Sync {
     /// Which backend this is (for messages and benchmarks).
     fn backend(&self) -> Backend;
 
-    /// The key-check value stored with the key store, if the store has been initialised.
-    async fn key_check(&self) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Stores the key-check value unless one is there already; returns the one in force.
-    async fn init_key_check(&self, value: &[u8], now: i64) -> Result<Vec<u8>, StoreError>;
     /// Stores wrapped data keys, one transaction; an owner that already has a key keeps it.
+    /// Refused ([`StoreError::KeyChanged`]) unless `key_check` is the key store's master key
+    /// and no rotation is in flight: a key wrapped under a retired master would be lost.
     async fn put_data_keys(
         &self,
         keys: &[(String, WrappedKey)],
+        key_check: &[u8],
         now: i64,
     ) -> Result<(), StoreError>;
     /// The wrapped data keys of `owners` that exist.
@@ -142,6 +149,12 @@ pub trait Store: RetentionStore + Send + Sync {
         envelopes: &[NewEnvelope],
         link: &Linker,
     ) -> Result<AppendOutcome, StoreError>;
+    /// Appends one record that is not a field value, in a transaction of its own.
+    async fn append_record(
+        &self,
+        record: &NewRecord,
+        link: &Linker,
+    ) -> Result<ChainHead, StoreError>;
     /// The current end of the chain.
     async fn head(&self) -> Result<ChainHead, StoreError>;
     /// Every record of one message (by message digest), in chain order.

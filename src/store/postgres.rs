@@ -39,6 +39,13 @@ impl PgStore {
 
     async fn before_close(&self) {}
 
+    /// Vacuums the key table so destroyed keys leave no dead tuples behind. (Ciphertext in dead
+    /// ledger tuples is unreadable once its key is gone; the ledger is left to autovacuum.)
+    async fn scrub_files(&self) -> Result<(), StoreError> {
+        sqlx::query("VACUUM data_keys").execute(&self.keys).await?;
+        Ok(())
+    }
+
     /// Serialises job claims across instances with a transaction-scoped advisory lock.
     async fn lock_jobs(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<(), StoreError> {
         sqlx::query("SELECT pg_advisory_xact_lock(7460213904152)")
@@ -84,4 +91,21 @@ mod retention_impl {
     use crate::store::{Linker, NewRecord, StoreError};
     use sqlx::QueryBuilder;
     impl_retention_sql!(PgStore, sqlx::Postgres);
+}
+
+mod erasure_impl {
+    use super::PgStore;
+    use crate::domain::{Digest, SubjectId};
+    use crate::store::common::{push_list, IN_CHUNK};
+    use crate::store::erasure_sql::impl_erasure_sql;
+    use crate::store::{Linker, NewRecord, StoreError};
+    use sqlx::QueryBuilder;
+    impl_erasure_sql!(PgStore, sqlx::Postgres);
+}
+
+mod keystore_impl {
+    use super::PgStore;
+    use crate::store::keystore_sql::impl_keystore_sql;
+    use crate::store::StoreError;
+    impl_keystore_sql!(PgStore, sqlx::Postgres);
 }

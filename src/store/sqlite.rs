@@ -55,6 +55,17 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Folds both WALs back into the main files and truncates them, so no removed value or
+    /// destroyed key survives in a WAL frame (`secure_delete` has overwritten the pages).
+    async fn scrub_files(&self) -> Result<(), StoreError> {
+        for pool in [&self.ledger, &self.keys] {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Folds the WAL back into the main files so it keeps no stale pages.
     async fn before_close(&self) {
         for pool in [&self.ledger, &self.keys] {
@@ -159,4 +170,21 @@ mod retention_impl {
     use crate::store::{Linker, NewRecord, StoreError};
     use sqlx::QueryBuilder;
     impl_retention_sql!(SqliteStore, sqlx::Sqlite);
+}
+
+mod erasure_impl {
+    use super::SqliteStore;
+    use crate::domain::{Digest, SubjectId};
+    use crate::store::common::{push_list, IN_CHUNK};
+    use crate::store::erasure_sql::impl_erasure_sql;
+    use crate::store::{Linker, NewRecord, StoreError};
+    use sqlx::QueryBuilder;
+    impl_erasure_sql!(SqliteStore, sqlx::Sqlite);
+}
+
+mod keystore_impl {
+    use super::SqliteStore;
+    use crate::store::keystore_sql::impl_keystore_sql;
+    use crate::store::StoreError;
+    impl_keystore_sql!(SqliteStore, sqlx::Sqlite);
 }

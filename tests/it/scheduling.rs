@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use std::sync::atomic::AtomicBool;
 use waledger::crypto::MasterKey;
 use waledger::policy::Policies;
-use waledger::scheduler::Scheduler;
+use waledger::scheduler::{RunRecord, Scheduler};
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().to_utc()
@@ -29,10 +29,19 @@ async fn each_tick_runs_once_and_downtime_is_caught_up_once() {
         );
         let stop = AtomicBool::new(false);
 
-        let first = scheduler
+        let ticked = scheduler
             .tick(at("2026-11-20T12:00:00Z"), &stop)
             .await
             .unwrap();
+        let erasures = of_job(&ticked, "erasures");
+        assert_eq!(erasures.len(), 1, "{}", db.name);
+        assert_eq!(
+            erasures[0].scheduled_for,
+            at("2026-11-20T12:00:00Z"),
+            "{}: erasures run on their own (15-minute) schedule",
+            db.name
+        );
+        let first = of_job(&ticked, "purge");
         assert_eq!(first.len(), 1, "{}", db.name);
         assert_eq!(
             first[0].scheduled_for,
@@ -51,20 +60,26 @@ async fn each_tick_runs_once_and_downtime_is_caught_up_once() {
             db.name
         );
         assert!(
-            scheduler
-                .tick(at("2026-11-21T02:59:59Z"), &stop)
-                .await
-                .unwrap()
-                .is_empty(),
+            of_job(
+                &scheduler
+                    .tick(at("2026-11-21T02:59:59Z"), &stop)
+                    .await
+                    .unwrap(),
+                "purge"
+            )
+            .is_empty(),
             "{}",
             db.name
         );
 
         // Down from the 21st to the 24th: three ticks missed, one run.
-        let caught_up = scheduler
-            .tick(at("2026-11-24T09:00:00Z"), &stop)
-            .await
-            .unwrap();
+        let caught_up = of_job(
+            &scheduler
+                .tick(at("2026-11-24T09:00:00Z"), &stop)
+                .await
+                .unwrap(),
+            "purge",
+        );
         assert_eq!(caught_up.len(), 1, "{}", db.name);
         assert_eq!(
             caught_up[0].scheduled_for,
@@ -113,7 +128,14 @@ async fn futures_join(instances: &[Scheduler], now: DateTime<Utc>, stop: &Atomic
         instances[1].tick(now, stop),
         instances[2].tick(now, stop)
     );
-    a.unwrap().len() + b.unwrap().len() + c.unwrap().len()
+    [a.unwrap(), b.unwrap(), c.unwrap()]
+        .iter()
+        .map(|runs| of_job(runs, "purge").len())
+        .sum()
+}
+
+fn of_job(runs: &[RunRecord], job: &str) -> Vec<RunRecord> {
+    runs.iter().filter(|r| r.job == job).cloned().collect()
 }
 
 #[tokio::test]
