@@ -2,6 +2,7 @@
 //! SQLite and, when `WALEDGER_TEST_DATABASE_URL` is set, on PostgreSQL.
 
 mod cli;
+mod erasure;
 mod extract_fixtures;
 mod helpers;
 mod ledger_roundtrip;
