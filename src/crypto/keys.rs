@@ -66,18 +66,25 @@ impl MasterKey {
 
 /// HKDF-SHA256 of `secret` for one purpose.
 fn derive(secret: &[u8; 32], label: &'static str) -> Zeroizing<[u8; 32]> {
+    let mut out = hkdf(b"waledger/v1", secret, label);
+    let kept = Zeroizing::new(out);
+    out.zeroize();
+    kept
+}
+
+fn hkdf(salt: &[u8], secret: &[u8], label: &'static str) -> [u8; 32] {
     struct Len32;
     impl KeyType for Len32 {
         fn len(&self) -> usize {
             32
         }
     }
-    let mut out = Zeroizing::new([0u8; 32]);
-    Salt::new(HKDF_SHA256, b"waledger/v1")
-        .extract(secret.as_slice())
+    let mut out = [0u8; 32];
+    Salt::new(HKDF_SHA256, salt)
+        .extract(secret)
         .expand(&[label.as_bytes()], Len32)
         .expect("HKDF-SHA256 can expand 32 bytes")
-        .fill(out.as_mut_slice())
+        .fill(&mut out)
         .expect("HKDF-SHA256 can fill 32 bytes");
     out
 }
@@ -88,24 +95,44 @@ impl fmt::Debug for MasterKey {
     }
 }
 
-/// A subject's data key, unwrapped, ready to seal and open values.
-pub struct DataKey(LessSafeKey);
+/// A data key, unwrapped, ready to seal and open values.
+pub struct DataKey {
+    aead: LessSafeKey,
+    raw: Zeroizing<[u8; 32]>,
+}
 
 impl DataKey {
     fn from_bytes(bytes: &[u8; 32]) -> Self {
-        Self(LessSafeKey::new(
-            UnboundKey::new(&AES_256_GCM, bytes).expect("32 bytes is an AES-256 key"),
-        ))
+        Self {
+            aead: LessSafeKey::new(
+                UnboundKey::new(&AES_256_GCM, bytes).expect("32 bytes is an AES-256 key"),
+            ),
+            raw: Zeroizing::new(*bytes),
+        }
+    }
+
+    /// The key a value is sealed under: this (subject or system) key combined with the key of the
+    /// value's retention bucket (field kind and day), by HKDF-SHA256 over both. Destroying either
+    /// key makes the value unreadable: the subject's at erasure, the bucket's once a purge has
+    /// removed every value in it.
+    pub fn with_bucket(&self, bucket: &DataKey) -> DataKey {
+        let mut both = Zeroizing::new([0u8; 64]);
+        both[..32].copy_from_slice(self.raw.as_slice());
+        both[32..].copy_from_slice(bucket.raw.as_slice());
+        let mut derived = hkdf(b"waledger/content-key/v2", both.as_slice(), "content");
+        let key = DataKey::from_bytes(&derived);
+        derived.zeroize();
+        key
     }
 
     /// AES-256-GCM seal of `plaintext`, bound to `aad` (the entry's identity).
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        aead::seal(&self.0, aad, plaintext)
+        aead::seal(&self.aead, aad, plaintext)
     }
 
     /// Opens a value sealed by [`DataKey::seal`] with the same `aad`.
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, aead::SealError> {
-        aead::open(&self.0, aad, sealed).map(Zeroizing::new)
+        aead::open(&self.aead, aad, sealed).map(Zeroizing::new)
     }
 }
 

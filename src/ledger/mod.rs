@@ -1,8 +1,10 @@
 //! The ledger: turns extracted field values into sealed content and chain records, appends them
 //! envelope by envelope, signs checkpoints of the chain head, and reads entries back decrypted.
 //! It owns the rules of the two layers (DESIGN.md): the chain holds only non-personal metadata
-//! and ciphertext digests; content is always sealed under its subject's data key.
+//! and ciphertext digests; content is always sealed under its subject's data key combined with
+//! the key of its retention bucket (`buckets`).
 
+pub mod buckets;
 pub mod chain;
 mod checkpoint;
 mod read;
@@ -16,14 +18,15 @@ pub use rotate::{rotate, RotationOutcome, ROTATION_BATCH};
 pub use subjects::SYSTEM_OWNER;
 pub use verify::{BadEntry, VerifyReport};
 
-use crate::crypto::{sha256, KeyError, Keyring, MasterKey, Wrapper};
+use crate::crypto::{sha256, DataKey, KeyError, Keyring, MasterKey, Wrapper};
 use crate::domain::{
     Digest, EntryId, FieldValue, MessageId, PhoneNumber, RecordBody, RecordKind, SubjectId,
 };
 use crate::ingest::Extracted;
 use crate::store::{AppendOutcome, NewEnvelope, NewRecord, SealedContent, Store, StoreError};
+use buckets::bucket_owner;
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use subjects::Subjects;
 use thiserror::Error;
@@ -184,6 +187,7 @@ impl Ledger {
                 &self.keyring,
                 &[SYSTEM_OWNER],
                 now.timestamp(),
+                true,
             )
             .await?;
         Ok(self
@@ -245,29 +249,73 @@ impl Ledger {
                     .collect()
             })
             .collect();
-        let mut owners: Vec<&str> = subjects
+        // Each field's retention bucket (field kind and day), whose key its own is combined with.
+        let buckets: Vec<Vec<String>> = envelopes
+            .iter()
+            .map(|e| {
+                e.extracted
+                    .fields
+                    .iter()
+                    .map(|f| bucket_owner(f.kind, f.occurred_at.timestamp().min(now_s)))
+                    .collect()
+            })
+            .collect();
+        let subject_owners: Vec<Vec<&str>> = subjects
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|s| s.as_ref().map_or(SYSTEM_OWNER, SubjectId::as_str))
+                    .collect()
+            })
+            .collect();
+        let mut owners: Vec<&str> = subject_owners
             .iter()
             .flatten()
-            .map(|s| s.as_ref().map_or(SYSTEM_OWNER, SubjectId::as_str))
+            .copied()
+            .chain(buckets.iter().flatten().map(String::as_str))
             .collect();
         owners.sort_unstable();
         owners.dedup();
         self.subjects
-            .load_keys(self.store.as_ref(), &self.keyring, &owners, now_s)
+            .load_keys(self.store.as_ref(), &self.keyring, &owners, now_s, true)
             .await?;
         if owners.iter().any(|o| self.subjects.key(o).is_none()) {
             // An erasure destroyed this subject's key and is about to forget the subject.
             return Err(StoreError::SubjectForgotten.into());
         }
+        let mut combined: HashMap<(&str, &str), DataKey> = HashMap::new();
+        for (owner, bucket) in subject_owners
+            .iter()
+            .flatten()
+            .zip(buckets.iter().flatten())
+        {
+            combined
+                .entry((*owner, bucket.as_str()))
+                .or_insert_with(|| self.key_of(owner).with_bucket(self.key_of(bucket)));
+        }
         let envelopes = envelopes
             .iter()
-            .zip(subjects)
-            .map(|(e, subjects)| self.seal_envelope(e, subjects, now_s))
+            .zip(&subjects)
+            .zip(subject_owners.iter().zip(&buckets))
+            .map(|((e, subjects), (owners, buckets))| {
+                let keys: Vec<&DataKey> = owners
+                    .iter()
+                    .zip(buckets)
+                    .map(|(o, b)| &combined[&(*o, b.as_str())])
+                    .collect();
+                self.seal_envelope(e, subjects, &keys, now_s)
+            })
             .collect();
         Ok(SealedBatch {
             store: self.store.clone(),
             envelopes,
         })
+    }
+
+    fn key_of(&self, owner: &str) -> &DataKey {
+        self.subjects
+            .key(owner)
+            .expect("keys of every owner in the batch were loaded")
     }
 
     /// Subjects of every number in the batch, grouped by the aliases the payloads pair up.
@@ -309,7 +357,8 @@ impl Ledger {
     fn seal_envelope(
         &self,
         envelope: &PreparedEnvelope,
-        subjects: Vec<Option<SubjectId>>,
+        subjects: &[Option<SubjectId>],
+        keys: &[&DataKey],
         now: i64,
     ) -> NewEnvelope {
         let subject = subjects.iter().find_map(Clone::clone);
@@ -319,8 +368,9 @@ impl Ledger {
             .extracted
             .fields
             .iter()
-            .zip(subjects)
-            .map(|(field, subject)| {
+            .zip(subjects.iter().cloned())
+            .zip(keys)
+            .map(|((field, subject), key)| {
                 let message_digest = field.message.as_ref().map(|m| match last {
                     Some((id, digest)) if id == m => digest,
                     _ => {
@@ -329,7 +379,7 @@ impl Ledger {
                         digest
                     }
                 });
-                self.seal_field(field, subject, message_digest, now)
+                seal_field(field, subject, key, message_digest, now)
             })
             .collect();
         NewEnvelope {
@@ -338,39 +388,36 @@ impl Ledger {
             records,
         }
     }
+}
 
-    fn seal_field(
-        &self,
-        field: &FieldValue,
-        subject: Option<SubjectId>,
-        message_digest: Option<Digest>,
-        now: i64,
-    ) -> NewRecord {
-        let mut body = RecordBody {
-            entry_id: EntryId::new(),
-            kind: RecordKind::Field,
-            message_digest,
-            direction: Some(field.direction),
-            field: Some(field.kind),
-            category: Some(field.kind.category()),
-            occurred_at: field.occurred_at.timestamp().min(now),
-            recorded_at: now,
-            content_digest: None,
-            detail: None,
-        };
-        let owner = subject.as_ref().map_or(SYSTEM_OWNER, |s| s.as_str());
-        let key = self
-            .subjects
-            .key(owner)
-            .expect("keys of every owner in the batch were loaded");
-        let sealed = key.seal(
-            &chain::content_aad(&body, subject.as_ref()),
-            field.value.expose().as_bytes(),
-        );
-        body.content_digest = Some(sha256(&[&sealed]));
-        NewRecord {
-            body,
-            content: Some(SealedContent { subject, sealed }),
-        }
+/// One value sealed under `key` (its owner's key combined with its bucket's), as a chain record
+/// with its content.
+fn seal_field(
+    field: &FieldValue,
+    subject: Option<SubjectId>,
+    key: &DataKey,
+    message_digest: Option<Digest>,
+    now: i64,
+) -> NewRecord {
+    let mut body = RecordBody {
+        entry_id: EntryId::new(),
+        kind: RecordKind::Field,
+        message_digest,
+        direction: Some(field.direction),
+        field: Some(field.kind),
+        category: Some(field.kind.category()),
+        occurred_at: field.occurred_at.timestamp().min(now),
+        recorded_at: now,
+        content_digest: None,
+        detail: None,
+    };
+    let sealed = key.seal(
+        &chain::content_aad(&body, subject.as_ref()),
+        field.value.expose().as_bytes(),
+    );
+    body.content_digest = Some(sha256(&[&sealed]));
+    NewRecord {
+        body,
+        content: Some(SealedContent { subject, sealed }),
     }
 }

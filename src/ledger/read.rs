@@ -1,6 +1,7 @@
 //! Reading entries back: every entry of one message (`show`) or of one data subject under all
 //! its aliases (`export`), decrypted where the value is still held.
 
+use super::buckets::bucket_owner;
 use super::{chain, Ledger, LedgerError, SYSTEM_OWNER};
 use crate::domain::{
     Category, Digest, Direction, EntryState, FieldKind, MessageId, PhoneNumber, RecordKind,
@@ -79,10 +80,21 @@ impl Ledger {
         entries: &[StoredEntry],
         with_message_ids: bool,
     ) -> Result<Vec<EntryView>, LedgerError> {
+        let buckets: Vec<Option<String>> = entries
+            .iter()
+            .map(|e| match (e.bucketed, e.record.body.field) {
+                (true, Some(field)) => Some(bucket_owner(field, e.record.body.occurred_at)),
+                _ => None,
+            })
+            .collect();
         let mut owners: Vec<&str> = entries
             .iter()
-            .filter(|e| e.sealed.is_some())
-            .map(|e| e.subject.as_ref().map_or(SYSTEM_OWNER, |s| s.as_str()))
+            .zip(&buckets)
+            .filter(|(e, _)| e.sealed.is_some())
+            .flat_map(|(e, bucket)| {
+                let owner = e.subject.as_ref().map_or(SYSTEM_OWNER, |s| s.as_str());
+                std::iter::once(owner).chain(bucket.as_deref())
+            })
             .collect();
         owners.sort_unstable();
         owners.dedup();
@@ -91,13 +103,14 @@ impl Ledger {
             .map(|e| e.record.body.recorded_at)
             .max()
             .unwrap_or_default();
+        // Never create keys here: a missing key means the value was erased or its bucket purged.
         self.subjects
-            .load_keys(self.store.as_ref(), &self.keyring, &owners, now)
+            .load_keys(self.store.as_ref(), &self.keyring, &owners, now, false)
             .await?;
 
         let mut views = Vec::with_capacity(entries.len());
-        for entry in entries {
-            views.push(self.view(entry)?);
+        for (entry, bucket) in entries.iter().zip(&buckets) {
+            views.push(self.view(entry, bucket.as_deref())?);
         }
         if with_message_ids {
             self.attach_message_ids(entries, &mut views);
@@ -105,12 +118,24 @@ impl Ledger {
         Ok(views)
     }
 
-    fn view(&self, entry: &StoredEntry) -> Result<EntryView, LedgerError> {
+    fn view(&self, entry: &StoredEntry, bucket: Option<&str>) -> Result<EntryView, LedgerError> {
         let body = &entry.record.body;
         let value = match (&entry.sealed, entry.state) {
             (Some(sealed), EntryState::Held) => {
                 let owner = entry.subject.as_ref().map_or(SYSTEM_OWNER, |s| s.as_str());
-                match self.subjects.key(owner) {
+                let combined;
+                let key = match bucket {
+                    Some(bucket) => {
+                        combined = self
+                            .subjects
+                            .key(owner)
+                            .zip(self.subjects.key(bucket))
+                            .map(|(key, bucket)| key.with_bucket(bucket));
+                        combined.as_ref()
+                    }
+                    None => self.subjects.key(owner),
+                };
+                match key {
                     Some(key) => {
                         let plain = key
                             .open(&chain::content_aad(body, entry.subject.as_ref()), sealed)
@@ -119,7 +144,8 @@ impl Ledger {
                             })?;
                         Some(String::from_utf8_lossy(&plain).into_owned())
                     }
-                    // The key was destroyed: the value is unreadable everywhere.
+                    // A key was destroyed (erasure, or a purge emptied the bucket): the value
+                    // is unreadable everywhere.
                     None => None,
                 }
             }

@@ -4,6 +4,7 @@
 //! unwrapped keys are cached for the life of one ingest run, and resolved a batch at a time so a
 //! run of a million entries makes a handful of round trips per batch, not one per entry.
 
+use super::buckets::BUCKET_PREFIX;
 use super::LedgerError;
 use crate::crypto::{DataKey, Keyring};
 use crate::domain::{Digest, PhoneNumber, SubjectId};
@@ -123,13 +124,15 @@ impl Subjects {
         Ok(subjects)
     }
 
-    /// Loads (or, for the system owner, creates) the data keys of `owners` into the cache.
+    /// Loads the data keys of `owners` into the cache; with `create`, makes the missing ones that
+    /// are made on demand (the system key and bucket keys; a subject's key is made with the subject).
     pub async fn load_keys(
         &mut self,
         store: &dyn Store,
         keyring: &Keyring,
         owners: &[&str],
         now: i64,
+        create: bool,
     ) -> Result<(), LedgerError> {
         let missing: Vec<&str> = owners
             .iter()
@@ -143,20 +146,25 @@ impl Subjects {
             let key = keyring.unwrap_data_key(&owner, &wrapped)?;
             self.keys.insert(owner, key);
         }
-        if missing.contains(&SYSTEM_OWNER) && !self.keys.contains_key(SYSTEM_OWNER) {
-            let (_, wrapped) = keyring.new_data_key(SYSTEM_OWNER);
-            store
-                .put_data_keys(
-                    &[(SYSTEM_OWNER.to_string(), wrapped)],
-                    &keyring.key_check(),
-                    now,
-                )
-                .await?;
-            // Reload: a concurrent writer's system key may have won.
-            for (owner, wrapped) in store.data_keys(&[SYSTEM_OWNER]).await? {
-                self.keys
-                    .insert(owner.clone(), keyring.unwrap_data_key(&owner, &wrapped)?);
-            }
+        let absent: Vec<&str> = missing
+            .into_iter()
+            .filter(|o| !self.keys.contains_key(*o))
+            .filter(|o| *o == SYSTEM_OWNER || o.starts_with(BUCKET_PREFIX))
+            .collect();
+        if !create || absent.is_empty() {
+            return Ok(());
+        }
+        let fresh: Vec<(String, crate::crypto::WrappedKey)> = absent
+            .iter()
+            .map(|o| (o.to_string(), keyring.new_data_key(o).1))
+            .collect();
+        store
+            .put_data_keys(&fresh, &keyring.key_check(), now)
+            .await?;
+        // Reload: a concurrent writer's key may have won.
+        for (owner, wrapped) in store.data_keys(&absent).await? {
+            let key = keyring.unwrap_data_key(&owner, &wrapped)?;
+            self.keys.insert(owner, key);
         }
         Ok(())
     }

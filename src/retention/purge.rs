@@ -2,6 +2,7 @@
 //! legal hold on its subject. Needs no master key: it deletes ciphertext and never decrypts.
 
 use crate::domain::{Category, EntryId, FieldKind, RecordBody, RecordKind};
+use crate::ledger::buckets::{parse_bucket, BUCKET_PREFIX};
 use crate::ledger::chain;
 use crate::policy::RetentionPolicy;
 use crate::store::{NewRecord, Store, StoreError};
@@ -42,6 +43,8 @@ pub struct PurgeOutcome {
     pub total: u64,
     pub kept_by_holds: u64,
     pub subjects_forgotten: u64,
+    /// Retention buckets whose key was destroyed because nothing in them is held any more.
+    pub buckets_shredded: u64,
     pub batches: u64,
     /// Stopped early (shutdown) after committing the batch in flight.
     pub stopped: bool,
@@ -89,6 +92,7 @@ fn empty_outcome(dry_run: bool) -> PurgeOutcome {
         total: 0,
         kept_by_holds: 0,
         subjects_forgotten: 0,
+        buckets_shredded: 0,
         batches: 0,
         stopped: false,
     }
@@ -175,6 +179,7 @@ pub async fn run_once(
         return Ok(outcome);
     }
     outcome.subjects_forgotten = forget_orphans(store, now_s).await?;
+    outcome.buckets_shredded = shred_buckets(store, policy, now_s).await?;
     let longest = FieldKind::iter()
         .map(|k| policy.window_for(k).seconds())
         .max()
@@ -183,9 +188,34 @@ pub async fn run_once(
     tracing::info!(
         total = outcome.total,
         subjects_forgotten = outcome.subjects_forgotten,
+        buckets_shredded = outcome.buckets_shredded,
         "purge finished"
     );
     Ok(outcome)
+}
+
+/// Destroys the key of every retention bucket whose window has passed and that holds no value
+/// any more (a value a legal hold keeps keeps its bucket), so no purged ciphertext can be opened.
+async fn shred_buckets(
+    store: &dyn Store,
+    policy: &RetentionPolicy,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let mut shred = Vec::new();
+    for owner in store.key_owners_with_prefix(BUCKET_PREFIX).await? {
+        let Some((field, from, to)) = parse_bucket(&owner) else {
+            continue;
+        };
+        // Every value in [from, to) is due once its last second is: to - 1 <= cutoff.
+        if to - 1 <= policy.cutoff(field, now)
+            && !store.holds_values_between(field, from, to).await?
+        {
+            shred.push(owner);
+        }
+    }
+    let owners: Vec<&str> = shred.iter().map(String::as_str).collect();
+    store.delete_data_keys(&owners).await?;
+    Ok(owners.len() as u64)
 }
 
 /// Subjects with no held value and no hold lose their blind-index rows, then their data key.

@@ -2,7 +2,7 @@
 //! placeholders, `ON CONFLICT … DO NOTHING`, multi-row `VALUES`), so one macro implements
 //! [`Store`](super::Store) for each pool type; only connecting and closing differ per backend.
 
-/// Rows per multi-row INSERT: 13 columns × 1,000 stays under SQLite's 32,766 bind limit.
+/// Rows per multi-row INSERT: 14 columns × 1,000 stays under SQLite's 32,766 bind limit.
 pub(super) const INSERT_CHUNK: usize = 1_000;
 /// Values per `IN (…)` list.
 pub(super) const IN_CHUNK: usize = 500;
@@ -38,7 +38,7 @@ macro_rules! impl_sql_store {
         use crate::crypto::WrappedKey;
         use crate::domain::{digest_key, ChainHead, Digest, EntryState, SubjectId};
         use crate::store::common::{push_list, LinkedRow, INSERT_CHUNK, IN_CHUNK};
-        use crate::store::rows::{CheckpointRow, EntryRow, ENTRY_COLUMNS};
+        use crate::store::rows::{CheckpointRow, EntryRow, ENTRY_COLUMNS, KEY_SCHEME_BUCKETED};
         use crate::store::{
             AppendOutcome, Backend, Checkpoint, Linker, NewEnvelope, NewRecord, ScannedRecord, Store,
             StoreError, StoredEntry,
@@ -350,7 +350,7 @@ macro_rules! impl_sql_store {
                 let with_content: Vec<&LinkedRow<'_>> = rows.iter().filter(|r| r.content.is_some()).collect();
                 for chunk in with_content.chunks(INSERT_CHUNK) {
                     let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO content (seq, subject_id, subject_key, state, sealed, field, occurred_at) ",
+                        "INSERT INTO content (seq, subject_id, subject_key, state, sealed, field, occurred_at, key_scheme) ",
                     );
                     qb.push_values(chunk, |mut b, r| {
                         let content = r.content.expect("filtered to rows with content");
@@ -360,7 +360,8 @@ macro_rules! impl_sql_store {
                             .push_bind(<&'static str>::from(EntryState::Held))
                             .push_bind(content.sealed.as_slice())
                             .push_bind(r.body.field.map(<&'static str>::from))
-                            .push_bind(r.body.occurred_at);
+                            .push_bind(r.body.occurred_at)
+                            .push_bind(KEY_SCHEME_BUCKETED);
                     });
                     qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut **tx).await?;
                 }

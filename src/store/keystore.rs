@@ -21,6 +21,8 @@ pub struct KeystoreMeta {
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     async fn keystore_meta(&self) -> Result<Option<KeystoreMeta>, StoreError>;
+    /// Owners of the data keys whose owner starts with `prefix`.
+    async fn key_owners_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
     /// Writes the header of a new key store unless one is there; returns the one in force.
     async fn init_keystore(
         &self,

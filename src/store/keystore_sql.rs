@@ -20,6 +20,14 @@ macro_rules! impl_keystore_sql {
                 Ok(row.map(meta))
             }
 
+            async fn key_owners_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+                let pattern = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+                Ok(sqlx::query_scalar("SELECT owner FROM data_keys WHERE owner LIKE $1 ESCAPE '\\' ORDER BY owner")
+                    .bind(pattern)
+                    .fetch_all(&self.keys)
+                    .await?)
+            }
+
             async fn init_keystore(&self, key_check: &[u8], root: &WrappedKey, now: i64) -> Result<KeystoreMeta, StoreError> {
                 sqlx::query(
                     "INSERT INTO keystore_meta (id, key_check, created_at, root, generation) VALUES (1, $1, $2, $3, 0) \

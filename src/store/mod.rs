@@ -90,6 +90,8 @@ pub struct StoredEntry {
     pub state: EntryState,
     pub subject: Option<SubjectId>,
     pub sealed: Option<Vec<u8>>,
+    /// Sealed under its owner's key combined with its retention bucket's key.
+    pub bucketed: bool,
 }
 
 /// A chain record with the sealed bytes its digest covers, as `verify` reads it.

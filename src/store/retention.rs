@@ -63,6 +63,13 @@ pub trait RetentionStore: Send + Sync {
         tombstone: &Tombstoner<'_>,
         link: &Linker,
     ) -> Result<u64, StoreError>;
+    /// Whether any value of `field` that occurred in `[from, to)` is still held.
+    async fn holds_values_between(
+        &self,
+        field: FieldKind,
+        from: i64,
+        to: i64,
+    ) -> Result<bool, StoreError>;
     /// Subjects with no held value and no active hold.
     async fn orphan_subjects(&self, now: i64, limit: i64) -> Result<Vec<SubjectId>, StoreError>;
     /// Deletes orphan subjects' blind-index rows, duplicate-detection digests and subject rows,

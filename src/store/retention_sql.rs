@@ -55,6 +55,19 @@ macro_rules! impl_retention_sql {
                 Ok(seqs.len() as u64)
             }
 
+            async fn holds_values_between(&self, field: FieldKind, from: i64, to: i64) -> Result<bool, StoreError> {
+                let name: &'static str = field.into();
+                let found: Option<i64> = sqlx::query_scalar(
+                    "SELECT seq FROM content WHERE state = 'held' AND field = $1 AND occurred_at >= $2 AND occurred_at < $3 LIMIT 1",
+                )
+                .bind(name)
+                .bind(from)
+                .bind(to)
+                .fetch_optional(&self.ledger)
+                .await?;
+                Ok(found.is_some())
+            }
+
             async fn orphan_subjects(&self, now: i64, limit: i64) -> Result<Vec<SubjectId>, StoreError> {
                 let ids: Vec<String> = sqlx::query_scalar(ORPHANS).bind(now).bind(limit).fetch_all(&self.ledger).await?;
                 Ok(ids.into_iter().map(SubjectId::from_stored).collect())

@@ -6,6 +6,9 @@ use super::{ScannedRecord, StoredEntry};
 use crate::domain::{digest_key, ChainRecord, Digest, EntryId, EntryState, RecordBody, SubjectId};
 use std::str::FromStr;
 
+/// `content.key_scheme` of values sealed under their owner's key combined with their bucket's.
+pub(super) const KEY_SCHEME_BUCKETED: i32 = 2;
+
 /// A chain record joined with its content row.
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct EntryRow {
@@ -27,13 +30,14 @@ pub(super) struct EntryRow {
     pub subject_key: Option<i64>,
     pub state: Option<String>,
     pub sealed: Option<Vec<u8>>,
+    pub key_scheme: Option<i32>,
 }
 
 /// The columns of [`EntryRow`], for `SELECT … FROM chain c LEFT JOIN content ct …`.
 pub(super) const ENTRY_COLUMNS: &str =
     "c.seq, c.entry_id, c.kind, c.message_digest, c.message_key, \
      c.direction, c.field, c.category, c.occurred_at, c.recorded_at, c.content_digest, c.detail, \
-     c.prev_hash, c.hash, ct.subject_id, ct.subject_key, ct.state, ct.sealed";
+     c.prev_hash, c.hash, ct.subject_id, ct.subject_key, ct.state, ct.sealed, ct.key_scheme";
 
 fn digest(bytes: &[u8], what: &str) -> Result<Digest, String> {
     bytes
@@ -92,6 +96,7 @@ impl EntryRow {
             state,
             subject: self.subject_id.map(SubjectId::from_stored),
             sealed: self.sealed,
+            bucketed: self.key_scheme == Some(KEY_SCHEME_BUCKETED),
         })
     }
 

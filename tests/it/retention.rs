@@ -1,7 +1,8 @@
 //! Retention through the library, with time as a parameter, on every backend: the due boundary
 //! to the second, per-field overrides, holds that keep and whose end releases, dry runs that
 //! change nothing, a ledger that still verifies and reads `purged`, subjects forgotten with their
-//! keys once nothing is held about them, and purged ciphertext gone from the SQLite files.
+//! keys once nothing is held about them, purged ciphertext gone from the SQLite files, and, on
+//! every backend, purged ciphertext restored from a copy unopenable once its bucket's key is gone.
 
 use crate::helpers::{backends, dump_text, TestDb};
 use crate::ledger_roundtrip::envelope;
@@ -372,4 +373,131 @@ pub async fn count(db: &TestDb, sql: &str) -> i64 {
             sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap()
         }
     }
+}
+
+/// Seq and sealed bytes of one field kind's content rows (a "backup" of them).
+async fn sealed_rows(db: &TestDb, field: &str) -> Vec<(i64, Vec<u8>)> {
+    let sql = format!("SELECT seq, sealed FROM content WHERE field = '{field}' ORDER BY seq");
+    match db.name {
+        "sqlite" => {
+            let pool = sqlx::SqlitePool::connect(db.ledger_url.expose())
+                .await
+                .unwrap();
+            sqlx::query_as(&sql).fetch_all(&pool).await.unwrap()
+        }
+        _ => {
+            let pool = sqlx::PgPool::connect(db.ledger_url.expose()).await.unwrap();
+            sqlx::query_as(&sql).fetch_all(&pool).await.unwrap()
+        }
+    }
+}
+
+async fn restore(db: &TestDb, rows: &[(i64, Vec<u8>)]) {
+    for (seq, sealed) in rows {
+        let hex: String = sealed.iter().map(|b| format!("{b:02x}")).collect();
+        let sql = match db.name {
+            "sqlite" => {
+                format!("UPDATE content SET sealed = X'{hex}', state = 'held' WHERE seq = {seq}")
+            }
+            _ => {
+                format!("UPDATE content SET sealed = '\\x{hex}', state = 'held' WHERE seq = {seq}")
+            }
+        };
+        crate::helpers::raw_sql(db, &sql).await;
+    }
+}
+
+#[tokio::test]
+async fn purged_values_cannot_be_opened_from_any_copy_once_their_bucket_is_empty() {
+    for db in backends() {
+        let master = MasterKey::generate().dangerously_to_base64();
+        let key = || MasterKey::from_base64(&master).unwrap();
+        let mut ledger = db.ledger(&key()).await;
+        seed(&mut ledger, "+447700900123", "wamid.A").await;
+        seed(&mut ledger, "+447700900124", "wamid.B").await;
+        let held = PhoneNumber::parse("+447700900123").unwrap();
+        let hold = ledger
+            .add_hold(&held, "case 9", "dpo", None, t0())
+            .await
+            .unwrap();
+        let texts = sealed_rows(&db, "message_text").await;
+        assert_eq!(texts.len(), 2);
+
+        let first = purge(&ledger, t0() + Duration::days(30)).await;
+        assert_eq!(first.purged[&Category::Text], 1, "{}: B's text", db.name);
+        // A's text (under the hold) shares the day's text bucket: its key must stay.
+        restore(&db, &texts[1..]).await;
+        let b = states_and_values(&mut ledger, "wamid.B").await;
+        assert_eq!(
+            b[&FieldKind::MessageText].as_deref(),
+            Some("Canary text for the purge test"),
+            "{}: the bucket is still needed by the held value",
+            db.name
+        );
+        crate::helpers::raw_sql(
+            &db,
+            &format!(
+                "UPDATE content SET sealed = NULL, state = 'purged' WHERE seq = {}",
+                texts[1].0
+            ),
+        )
+        .await;
+
+        ledger
+            .release_hold(&hold, t0() + Duration::days(31))
+            .await
+            .unwrap();
+        let second = purge(&ledger, t0() + Duration::days(31)).await;
+        assert_eq!(
+            second.purged[&Category::Text],
+            1,
+            "{}: A's text after the hold",
+            db.name
+        );
+        assert!(second.buckets_shredded >= 1, "{}: {second:?}", db.name);
+
+        // Restore both purged ciphertexts, as from a backup or PostgreSQL's dead tuples: the
+        // subjects' keys are alive (their template ids are still held), the values stay shut.
+        restore(&db, &texts).await;
+        // A fresh process: nothing cached from before the purge.
+        let mut reader = db.ledger(&key()).await;
+        for wamid in ["wamid.A", "wamid.B"] {
+            let read = states_and_values(&mut reader, wamid).await;
+            assert_eq!(
+                read[&FieldKind::MessageText],
+                None,
+                "{}: {wamid} text opens",
+                db.name
+            );
+            assert_eq!(
+                read[&FieldKind::TemplateId].as_deref(),
+                Some("order_update_v1 (en_GB)"),
+                "{}: {wamid}: values of other buckets still open",
+                db.name
+            );
+        }
+        let seqs: Vec<String> = texts.iter().map(|(s, _)| s.to_string()).collect();
+        crate::helpers::raw_sql(
+            &db,
+            &format!(
+                "UPDATE content SET sealed = NULL, state = 'purged' WHERE seq IN ({})",
+                seqs.join(",")
+            ),
+        )
+        .await;
+        assert!(ledger.verify(&mut |_| {}).await.unwrap().ok, "{}", db.name);
+    }
+}
+
+async fn states_and_values(
+    ledger: &mut Ledger,
+    wamid: &str,
+) -> std::collections::HashMap<FieldKind, Option<String>> {
+    ledger
+        .show_message(&MessageId::parse(wamid).unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.field, e.value))
+        .collect()
 }
