@@ -13,6 +13,7 @@ pub mod erasure;
 pub mod ingest;
 pub mod ledger;
 pub mod policy;
+pub mod report;
 pub mod retention;
 pub mod scheduler;
 pub mod simulate;

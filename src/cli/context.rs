@@ -1,7 +1,7 @@
 //! What every command needs: the settings in force, the output format, and ways to open the
 //! store and the ledger with clear errors when something is missing.
 
-use super::{Format, GlobalArgs};
+use super::{Format, FormatArg, GlobalArgs};
 use crate::clock;
 use crate::config::{load_master_key, Overrides, Settings};
 use crate::ledger::Ledger;
@@ -13,10 +13,25 @@ use std::sync::Arc;
 pub struct Ctx {
     pub settings: Settings,
     pub format: Format,
+    /// `--format` as given (reports take more formats than other commands).
+    pub format_arg: Option<FormatArg>,
 }
 
 impl Ctx {
-    pub fn load(global: &GlobalArgs) -> anyhow::Result<Self> {
+    pub fn load(global: &GlobalArgs, report: bool) -> anyhow::Result<Self> {
+        let format = match global.format {
+            None => Format::default_for_stdout(),
+            Some(arg) => match (arg.plain(), report) {
+                (Some(format), _) => format,
+                (None, true) => Format::Json,
+                (None, false) => {
+                    return Err(super::UsageError(
+                        "--format: markdown, csv and html are for `waledger report`; use table or json here".into(),
+                    )
+                    .into())
+                }
+            },
+        };
         let overrides = Overrides {
             config: global.config.clone(),
             database_url: global.database_url.clone(),
@@ -29,7 +44,8 @@ impl Ctx {
             Settings::load(&overrides, &|k| std::env::var(k).ok()).context("loading settings")?;
         Ok(Self {
             settings,
-            format: global.format.unwrap_or_else(Format::default_for_stdout),
+            format,
+            format_arg: global.format,
         })
     }
 
@@ -44,5 +60,16 @@ impl Ctx {
         let master = load_master_key(&self.settings, &|k| std::env::var(k).ok())?;
         let store = self.open_store().await?;
         Ok(Ledger::open(store, &master, clock::now()).await?)
+    }
+
+    /// Whether the ledger's database exists (checks never create a missing SQLite file).
+    pub fn ledger_at_hand(&self) -> bool {
+        let url = &self.settings.database_url;
+        match url.backend() {
+            store::Backend::Sqlite => url
+                .sqlite_path()
+                .is_some_and(|p| std::path::Path::new(p).exists()),
+            store::Backend::Postgres => true,
+        }
     }
 }

@@ -15,6 +15,7 @@ mod output;
 mod policy;
 mod purge;
 mod receipt;
+mod report;
 mod serve;
 mod show;
 mod simulate;
@@ -22,7 +23,7 @@ mod simulate;
 mod verify;
 
 pub use context::Ctx;
-pub use output::Format;
+pub use output::{Format, FormatArg};
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -56,9 +57,10 @@ pub struct GlobalArgs {
     /// Policy folder [default: policies] [env: WALEDGER_POLICIES]
     #[arg(long, global = true, value_name = "PATH")]
     pub policies: Option<PathBuf>,
-    /// Output format [default: table on a terminal, json otherwise]
+    /// Output format [default: table on a terminal, json otherwise; `report` also takes
+    /// markdown, csv and html]
     #[arg(long, global = true, value_enum)]
-    pub format: Option<Format>,
+    pub format: Option<FormatArg>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +80,7 @@ pub enum Command {
     Erasure(erase::ErasureArgs),
     Receipt(receipt::ReceiptArgs),
     Keys(keys::KeysArgs),
+    Report(report::ReportArgs),
 }
 
 /// How a command ended, beyond success.
@@ -96,7 +99,7 @@ pub struct UsageError(pub String);
 
 /// Runs the parsed command, writing results to `out`.
 pub async fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<Exit> {
-    let ctx = Ctx::load(&cli.global)?;
+    let ctx = Ctx::load(&cli.global, matches!(cli.command, Command::Report(_)))?;
     match &cli.command {
         Command::Init(args) => args.run(&ctx, out).await,
         Command::Ingest(args) => args.run(&ctx, out).await,
@@ -113,6 +116,7 @@ pub async fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<Exit>
         Command::Erasure(args) => args.run(&ctx, out).await,
         Command::Receipt(args) => args.run(&ctx, out).await,
         Command::Keys(args) => args.run(&ctx, out).await,
+        Command::Report(args) => args.run(&ctx, out).await,
     }
 }
 

@@ -12,6 +12,28 @@ pub enum Format {
     Json,
 }
 
+/// What `--format` accepts: `table` and `json` everywhere; `markdown`, `csv` and `html` for
+/// `report` only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Json,
+    Markdown,
+    Csv,
+    Html,
+}
+
+impl FormatArg {
+    /// The format of a command that prints `table` or `json`; `None` for report-only formats.
+    pub fn plain(self) -> Option<Format> {
+        match self {
+            FormatArg::Table => Some(Format::Table),
+            FormatArg::Json => Some(Format::Json),
+            _ => None,
+        }
+    }
+}
+
 impl Format {
     /// `table` on a terminal, `json` when piped.
     pub fn default_for_stdout() -> Self {

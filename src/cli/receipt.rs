@@ -4,7 +4,6 @@
 
 use super::{output, Ctx, Exit, Format};
 use crate::erasure::SignedReceipt;
-use crate::store::Backend;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -28,7 +27,7 @@ impl ReceiptArgs {
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}; check the path", file.display()))?;
         let mut outcome = SignedReceipt::verify(&bytes);
         let ledger_checked = match &outcome {
-            Ok(receipt) if ledger_at_hand(ctx) => {
+            Ok(receipt) if ctx.ledger_at_hand() => {
                 let store = ctx.open_store().await?;
                 let checked = receipt.check_ledger(store.as_ref()).await;
                 store.close().await;
@@ -80,16 +79,5 @@ impl ReceiptArgs {
                 Ok(Exit::Integrity)
             }
         }
-    }
-}
-
-/// The ledger is at hand when its database exists (a missing SQLite file is not created).
-fn ledger_at_hand(ctx: &Ctx) -> bool {
-    let url = &ctx.settings.database_url;
-    match url.backend() {
-        Backend::Sqlite => url
-            .sqlite_path()
-            .is_some_and(|p| std::path::Path::new(p).exists()),
-        Backend::Postgres => true,
     }
 }

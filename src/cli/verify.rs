@@ -43,6 +43,11 @@ impl VerifyArgs {
                 });
             }
         }
+        // Remembered, so reports can state the ledger's integrity without re-reading it.
+        ledger
+            .store()
+            .record_verification(&report.as_run(crate::clock::now().timestamp()))
+            .await?;
         if let Some(path) = &self.checkpoint_out {
             export_checkpoint(&ledger, path).await?;
         }

@@ -122,6 +122,11 @@ impl Ledger {
         self.store.clone()
     }
 
+    /// A shared handle to the store.
+    pub fn store_arc(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
     }

@@ -31,6 +31,20 @@ pub struct VerifyReport {
     pub latest_checkpoint_seq: Option<i64>,
 }
 
+impl VerifyReport {
+    /// The run as stored for reports.
+    pub fn as_run(&self, verified_at: i64) -> crate::store::Verification {
+        crate::store::Verification {
+            verified_at,
+            ok: self.ok,
+            entries_checked: self.entries_checked,
+            head_seq: self.head_seq,
+            first_bad_seq: self.first_bad.as_ref().map(|b| b.seq),
+            reason: self.first_bad.as_ref().map(|b| b.reason.clone()),
+        }
+    }
+}
+
 impl Ledger {
     /// Verifies the whole ledger. `progress` is called with the number of records checked so far.
     #[tracing::instrument(name = "ledger.verify", skip_all, err)]

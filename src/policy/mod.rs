@@ -3,9 +3,13 @@
 //! line and the fix (`policies/retention.toml: line 12: unknown category 'phone_nmber' …`).
 //! Evaluation is pure: nothing here reads the clock or touches storage.
 
+mod catalogue;
 mod retention;
 mod window;
 
+pub use catalogue::{
+    Catalogue, Document, DocumentedFlow, MetaRetention, Owner, DEFAULT_FLOWS, DEFAULT_TERMS,
+};
 pub use retention::{Cron, RetentionPolicy, Schedules};
 pub use window::Window;
 
@@ -44,26 +48,56 @@ impl fmt::Display for PolicyError {
 #[derive(Debug, Clone)]
 pub struct Policies {
     pub retention: RetentionPolicy,
+    pub catalogue: Catalogue,
+    /// Catalogue files missing from the folder, for which the shipped ones are in force.
+    pub shipped_catalogues: Vec<PathBuf>,
 }
 
 impl Policies {
-    /// Loads the policy folder (`policies/` by default) or a single retention file.
+    /// A retention policy with the shipped catalogues.
+    pub fn new(retention: RetentionPolicy) -> Self {
+        let catalogue = Catalogue::parse(
+            Path::new("terms.toml"),
+            DEFAULT_TERMS,
+            Path::new("data_flows.toml"),
+            DEFAULT_FLOWS,
+        )
+        .expect("the shipped catalogues are valid");
+        Self {
+            retention,
+            catalogue,
+            shipped_catalogues: Vec::new(),
+        }
+    }
+
+    /// Loads the policy folder (`policies/` by default), or a retention file and the catalogues
+    /// beside it. Problems in every file are reported together.
     pub fn load(path: &Path) -> Result<Self, PolicyError> {
-        let file = if path.is_dir() {
-            path.join("retention.toml")
+        let (file, folder) = if path.is_dir() {
+            (path.join("retention.toml"), path.to_path_buf())
         } else {
-            path.to_path_buf()
+            let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            (path.to_path_buf(), folder)
         };
-        let text = std::fs::read_to_string(&file).map_err(|e| {
-            PolicyError(vec![PolicyIssue {
-                file: file.clone(),
-                line: None,
-                message: format!("cannot read it ({e}); run `waledger policy default > {}` for a commented start", file.display()),
-            }])
-        })?;
-        Ok(Self {
-            retention: RetentionPolicy::parse(&file, &text)?,
-        })
+        let retention = std::fs::read_to_string(&file)
+            .map_err(|e| {
+                PolicyError(vec![PolicyIssue {
+                    file: file.clone(),
+                    line: None,
+                    message: format!("cannot read it ({e}); run `waledger policy default > {}` for a commented start", file.display()),
+                }])
+            })
+            .and_then(|text| RetentionPolicy::parse(&file, &text));
+        let catalogue = Catalogue::load(&folder);
+        match (retention, catalogue) {
+            (Ok(retention), Ok((catalogue, shipped_catalogues))) => Ok(Self {
+                retention,
+                catalogue,
+                shipped_catalogues,
+            }),
+            (Err(a), Err(b)) => Err(PolicyError([a.0, b.0].concat())),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        }
     }
 }
 

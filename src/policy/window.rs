@@ -28,6 +28,12 @@ impl Window {
     }
 }
 
+impl serde::Serialize for Window {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl FromStr for Window {
     type Err = String;
 

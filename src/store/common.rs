@@ -350,7 +350,7 @@ macro_rules! impl_sql_store {
                 let with_content: Vec<&LinkedRow<'_>> = rows.iter().filter(|r| r.content.is_some()).collect();
                 for chunk in with_content.chunks(INSERT_CHUNK) {
                     let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO content (seq, subject_id, subject_key, state, sealed, field, occurred_at, key_scheme) ",
+                        "INSERT INTO content (seq, subject_id, subject_key, state, sealed, field, occurred_at, key_scheme, direction) ",
                     );
                     qb.push_values(chunk, |mut b, r| {
                         let content = r.content.expect("filtered to rows with content");
@@ -361,9 +361,26 @@ macro_rules! impl_sql_store {
                             .push_bind(content.sealed.as_slice())
                             .push_bind(r.body.field.map(<&'static str>::from))
                             .push_bind(r.body.occurred_at)
-                            .push_bind(KEY_SCHEME_BUCKETED);
+                            .push_bind(KEY_SCHEME_BUCKETED)
+                            .push_bind(r.body.direction.map(<&'static str>::from));
                     });
                     qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut **tx).await?;
+                }
+                // The daily rollup reports read: values recorded per day, field kind and direction.
+                let mut days: std::collections::BTreeMap<(i64, &'static str, &'static str), i64> = Default::default();
+                for r in &with_content {
+                    if let (Some(field), Some(direction)) = (r.body.field, r.body.direction) {
+                        *days.entry((r.body.occurred_at.div_euclid(86_400), field.into(), direction.into())).or_default() += 1;
+                    }
+                }
+                let days: Vec<_> = days.into_iter().collect();
+                for chunk in days.chunks(INSERT_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO flow_days (day, field, direction, recorded) ");
+                    qb.push_values(chunk, |mut b, ((day, field, direction), n)| {
+                        b.push_bind(*day).push_bind(*field).push_bind(*direction).push_bind(*n);
+                    });
+                    qb.push(" ON CONFLICT (day, field, direction) DO UPDATE SET recorded = flow_days.recorded + excluded.recorded");
+                    qb.build().persistent(false).execute(&mut **tx).await?;
                 }
                 sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
                     .bind(seq)

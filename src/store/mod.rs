@@ -10,6 +10,8 @@ mod erasure_sql;
 mod keystore;
 mod keystore_sql;
 mod postgres;
+mod report;
+mod report_sql;
 mod retention;
 mod retention_sql;
 mod rows;
@@ -20,6 +22,7 @@ pub use self::url::{default_keystore_url, Backend, DatabaseUrl};
 pub use erasure::{Eraser, ErasureDone, ErasureRow, ErasureStore, ErasureUpdate};
 pub use keystore::{KeyStore, KeystoreMeta};
 pub use postgres::PgStore;
+pub use report::{ChainEvent, DayCount, FlowCount, ReportStore, Verification};
 pub use retention::{HoldRow, JobRun, PlanRow, RetentionStore, Tombstoner};
 pub use sqlite::{SqliteStore, TUNING as SQLITE_TUNING};
 
@@ -118,7 +121,7 @@ pub struct Checkpoint {
 
 /// The storage operations the ledger needs, in domain types. Both backends behave identically.
 #[async_trait]
-pub trait Store: KeyStore + RetentionStore + ErasureStore + Send + Sync {
+pub trait Store: KeyStore + RetentionStore + ErasureStore + ReportStore + Send + Sync {
     /// Which backend this is (for messages and benchmarks).
     fn backend(&self) -> Backend;
 

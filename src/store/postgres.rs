@@ -109,3 +109,12 @@ mod keystore_impl {
     use crate::store::StoreError;
     impl_keystore_sql!(PgStore, sqlx::Postgres);
 }
+
+mod report_impl {
+    use super::PgStore;
+    use crate::store::common::push_list;
+    use crate::store::report_sql::impl_report_sql;
+    use crate::store::StoreError;
+    use sqlx::QueryBuilder;
+    impl_report_sql!(PgStore, sqlx::Postgres);
+}

@@ -188,3 +188,12 @@ mod keystore_impl {
     use crate::store::StoreError;
     impl_keystore_sql!(SqliteStore, sqlx::Sqlite);
 }
+
+mod report_impl {
+    use super::SqliteStore;
+    use crate::store::common::push_list;
+    use crate::store::report_sql::impl_report_sql;
+    use crate::store::StoreError;
+    use sqlx::QueryBuilder;
+    impl_report_sql!(SqliteStore, sqlx::Sqlite);
+}

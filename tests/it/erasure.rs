@@ -802,9 +802,7 @@ async fn the_scheduler_carries_out_pending_requests() {
         let store = ledger.into_store();
         let scheduler = Scheduler::new(
             store.clone(),
-            Policies {
-                retention: crate::retention::policy(),
-            },
+            Policies::new(crate::retention::policy()),
             "solo".into(),
         );
         let stop = std::sync::atomic::AtomicBool::new(false);

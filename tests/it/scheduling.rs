@@ -20,13 +20,7 @@ async fn each_tick_runs_once_and_downtime_is_caught_up_once() {
     for db in backends() {
         let ledger = db.ledger(&MasterKey::generate()).await;
         let store = ledger.into_store();
-        let scheduler = Scheduler::new(
-            store.clone(),
-            Policies {
-                retention: policy(),
-            },
-            "solo".into(),
-        );
+        let scheduler = Scheduler::new(store.clone(), Policies::new(policy()), "solo".into());
         let stop = AtomicBool::new(false);
 
         let ticked = scheduler
@@ -104,9 +98,7 @@ async fn three_instances_run_each_tick_once() {
             let ledger = db.ledger(&MasterKey::from_base64(&master).unwrap()).await;
             instances.push(Scheduler::new(
                 ledger.into_store(),
-                Policies {
-                    retention: policy(),
-                },
+                Policies::new(policy()),
                 name.into(),
             ));
         }
