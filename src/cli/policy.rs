@@ -1,5 +1,6 @@
-//! `waledger policy check [PATH]`: validates the policy files and prints the policy in force
-//! (each field kind's effective window, the next three runs of each schedule).
+//! `waledger policy check [PATH]`: validates the policy files (retention policy, terms and
+//! data-flow catalogues) and prints the policy in force (each field kind's effective window, the
+//! next three runs of each schedule, the documented flows).
 //! `waledger policy default`: prints the shipped, commented retention policy.
 
 use super::{output, Ctx, Exit, Format, UsageError};
@@ -52,6 +53,25 @@ struct CheckOutput<'a> {
     digest: &'a str,
     fields: Vec<FieldWindow>,
     schedules: Vec<ScheduleRow>,
+    catalogues: CatalogueSummary,
+}
+
+/// What `policy check` says of the terms and data-flow catalogues.
+#[derive(Serialize)]
+struct CatalogueSummary {
+    digest: String,
+    documents: usize,
+    flows: Vec<FlowRow>,
+    /// Catalogue files missing from the folder: the shipped ones are in force for them.
+    shipped_defaults: Vec<String>,
+}
+
+#[derive(Serialize, Tabled)]
+struct FlowRow {
+    flow: String,
+    direction: String,
+    fields: String,
+    terms: usize,
 }
 
 impl PolicyArgs {
@@ -92,11 +112,37 @@ impl PolicyArgs {
             next: cron.upcoming(now, 3),
         })
         .collect();
+        let c = &policies.catalogue;
+        let catalogues = CatalogueSummary {
+            digest: c.digest.clone(),
+            documents: c.documents.len(),
+            flows: c
+                .flows
+                .iter()
+                .map(|f| FlowRow {
+                    flow: f.name.clone(),
+                    direction: f.direction.to_string(),
+                    fields: f
+                        .fields
+                        .iter()
+                        .map(|k| k.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    terms: f.terms.len(),
+                })
+                .collect(),
+            shipped_defaults: policies
+                .shipped_catalogues
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        };
         let report = CheckOutput {
             file: r.file.display().to_string(),
             digest: &r.digest,
             fields,
             schedules,
+            catalogues,
         };
         match ctx.format {
             Format::Json => output::json(out, &report)?,
@@ -121,6 +167,23 @@ fn print_table(out: &mut dyn Write, report: CheckOutput<'_>) -> anyhow::Result<(
         #[tabled(rename = "next runs (UTC)")]
         next: String,
     }
+    let c = &report.catalogues;
+    writeln!(
+        out,
+        "catalogues: valid (sha256 {}): {} governing documents, {} documented flows{}",
+        &c.digest[..16],
+        c.documents,
+        c.flows.len(),
+        if c.shipped_defaults.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (shipped defaults in force for missing {})",
+                c.shipped_defaults.join(", ")
+            )
+        }
+    )?;
+    output::table(out, report.catalogues.flows)?;
     output::table(
         out,
         report.schedules.into_iter().map(|s| Row {

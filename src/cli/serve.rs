@@ -1,16 +1,16 @@
-//! `waledger serve`: runs the policy's schedules (retention purges and pending erasures now;
-//! scheduled reports as that capability lands) until SIGTERM or Ctrl-C, which finish the batch
+//! `waledger serve`: runs the policy's schedules (retention purges, pending erasures, reports
+//! into the report folder) until SIGTERM or Ctrl-C, which finish the batch
 //! in flight and stop cleanly. On a fresh checkout it first creates what is missing (key file,
 //! databases, default policy folder) and says so in one line.
 
 use super::{Ctx, Exit, UsageError};
 use crate::config;
-use crate::policy::{Policies, DEFAULT_RETENTION};
+use crate::policy::Policies;
 use crate::scheduler::Scheduler;
 use anyhow::Context;
 use std::io::Write;
 
-/// Run the scheduled jobs (retention purges, pending erasures) until stopped
+/// Run the scheduled jobs (retention purges, pending erasures, reports) until stopped
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {}
 
@@ -46,9 +46,10 @@ impl ServeArgs {
             show(next_erasures)
         )?;
         out.flush()?;
-        let store = ledger.into_store();
+        let store = ledger.store_arc();
         Scheduler::new(store.clone(), policies, instance)
             .with_batch(ctx.settings.purge_batch)
+            .with_reports(ctx.settings.reports.clone(), Some(ledger))
             .run(shutdown)
             .await?;
         store.close().await;
@@ -69,14 +70,7 @@ fn initialise_missing(ctx: &Ctx) -> anyhow::Result<Vec<String>> {
             s.key_file.display()
         ));
     }
-    let file = s.policies.join("retention.toml");
-    if s.policies.is_dir() && !file.exists() || !s.policies.exists() {
-        std::fs::create_dir_all(&s.policies)
-            .with_context(|| format!("creating {}", s.policies.display()))?;
-        std::fs::write(&file, DEFAULT_RETENTION)
-            .with_context(|| format!("writing {}", file.display()))?;
-        created.push(format!("{} (default retention policy)", file.display()));
-    }
+    created.extend(super::init::write_default_policies(&s.policies)?);
     Ok(created)
 }
 

@@ -84,7 +84,11 @@ impl Policies {
                 PolicyError(vec![PolicyIssue {
                     file: file.clone(),
                     line: None,
-                    message: format!("cannot read it ({e}); run `waledger policy default > {}` for a commented start", file.display()),
+                    message: if path.exists() {
+                        format!("cannot read it ({e}); check its permissions")
+                    } else {
+                        format!("not found ({e}); run `waledger init` to write the default policies, or point --policies at yours")
+                    },
                 }])
             })
             .and_then(|text| RetentionPolicy::parse(&file, &text));

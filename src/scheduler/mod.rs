@@ -7,11 +7,14 @@
 
 use crate::clock;
 use crate::erasure;
+use crate::ledger::Ledger;
 use crate::policy::{Policies, Schedules};
+use crate::report;
 use crate::retention;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -23,8 +26,17 @@ pub const LEASE: Duration = Duration::minutes(15);
 /// How far back to look for a missed tick.
 const HORIZON: Duration = Duration::days(400);
 
-/// Jobs that run on a schedule. Reports join as that capability lands.
-const JOBS: [&str; 2] = ["purge", "erasures"];
+/// Jobs that run on a schedule.
+const JOBS: [&str; 3] = ["purge", "erasures", "report"];
+
+/// Why a job run failed. Messages carry no personal data.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Output(String),
+}
 
 /// What one tick did for one job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +52,10 @@ pub struct Scheduler {
     policies: Policies,
     instance: String,
     batch: i64,
+    /// Where scheduled reports go; `None`: the report job is not run.
+    reports: Option<PathBuf>,
+    /// Verifies the ledger before each scheduled report (needs the master key).
+    ledger: Option<Ledger>,
 }
 
 fn cron_of<'a>(schedules: &'a Schedules, job: &str) -> &'a crate::policy::Cron {
@@ -57,7 +73,16 @@ impl Scheduler {
             policies,
             instance,
             batch: retention::BATCH,
+            reports: None,
+            ledger: None,
         }
+    }
+
+    /// Writes scheduled reports into `folder`, verifying the ledger first when `ledger` is given.
+    pub fn with_reports(mut self, folder: PathBuf, ledger: Option<Ledger>) -> Self {
+        self.reports = Some(folder);
+        self.ledger = ledger;
+        self
     }
 
     /// Values removed per purge transaction.
@@ -74,6 +99,9 @@ impl Scheduler {
     ) -> Result<Vec<RunRecord>, StoreError> {
         let mut done = Vec::new();
         for job in JOBS {
+            if job == "report" && self.reports.is_none() {
+                continue;
+            }
             let Some(due) =
                 cron_of(&self.policies.retention.schedule, job).last_at_or_before(now, HORIZON)
             else {
@@ -93,7 +121,7 @@ impl Scheduler {
                 continue;
             }
             tracing::info!(job, scheduled_for = %due, instance = %self.instance, "run claimed");
-            let (outcome, counts) = self.run_job(job, now, stop).await;
+            let (outcome, counts) = self.run_job(job, due, now, stop).await;
             self.store
                 .finish_run(
                     job,
@@ -115,9 +143,16 @@ impl Scheduler {
         Ok(done)
     }
 
-    async fn run_job(&self, job: &str, now: DateTime<Utc>, stop: &AtomicBool) -> (String, String) {
+    async fn run_job(
+        &self,
+        job: &str,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+        stop: &AtomicBool,
+    ) -> (String, String) {
         let result = match job {
             "erasures" => self.run_erasures(now, stop).await,
+            "report" => self.run_report(due, now).await,
             _ => self.run_purge(now, stop).await,
         };
         match result {
@@ -139,7 +174,7 @@ impl Scheduler {
         &self,
         now: DateTime<Utc>,
         stop: &AtomicBool,
-    ) -> Result<(bool, serde_json::Value), StoreError> {
+    ) -> Result<(bool, serde_json::Value), JobError> {
         let options = retention::PurgeOptions {
             dry_run: false,
             batch: self.batch,
@@ -157,12 +192,85 @@ impl Scheduler {
         Ok((o.stopped, counts))
     }
 
+    /// Writes the report of the whole days since the previous tick (for the monthly default: the
+    /// previous calendar month) into the report folder as JSON and HTML, named by period.
+    async fn run_report(
+        &self,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(bool, serde_json::Value), JobError> {
+        let cron = &self.policies.retention.schedule.report;
+        let from = cron
+            .last_at_or_before(due - Duration::seconds(1), HORIZON)
+            .unwrap_or(due - Duration::days(report::DEFAULT_DAYS));
+        // Whole UTC days: the monthly default reports exactly the previous calendar month.
+        let midnight = |t: DateTime<Utc>| {
+            t.date_naive()
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight exists")
+                .and_utc()
+        };
+        let period = report::Period {
+            from: midnight(from),
+            to: midnight(due),
+        };
+        if period.from >= period.to {
+            return Ok((
+                false,
+                serde_json::json!({"skipped": "the period since the last report is empty"}),
+            ));
+        }
+        if let Some(ledger) = &self.ledger {
+            match ledger.verify(&mut |_| {}).await {
+                Ok(verified) => {
+                    self.store
+                        .record_verification(&verified.as_run(now.timestamp()))
+                        .await?
+                }
+                Err(e) => {
+                    tracing::error!(error.message = %e, "verification before the report failed")
+                }
+            }
+        }
+        let built = report::build(self.store.as_ref(), &self.policies, period.clone(), now).await?;
+        let folder = self
+            .reports
+            .as_ref()
+            .expect("the report job runs with a folder");
+        let stem = report::file_stem(&period);
+        let write = |name: String, text: String| -> Result<String, JobError> {
+            std::fs::create_dir_all(folder)
+                .and_then(|()| std::fs::write(folder.join(&name), text))
+                .map_err(|e| JobError::Output(format!("cannot write {}: {e}; check the report folder (WALEDGER_REPORTS) is writable", folder.join(&name).display())))?;
+            Ok(name)
+        };
+        let json = serde_json::to_string_pretty(&built).expect("a report serialises") + "\n";
+        let html = report::html::render(&built)
+            .map_err(|e| JobError::Output(format!("the HTML report failed to render: {e}")))?;
+        let files = [
+            write(format!("{stem}.json"), json)?,
+            write(format!("{stem}.html"), html)?,
+        ];
+        if !built.summary.compliant {
+            tracing::warn!(
+                non_compliant_flows = built.summary.non_compliant_flows,
+                overdue_erasures = built.erasures.overdue,
+                "the scheduled report is not compliant"
+            );
+        }
+        let counts = serde_json::json!({
+            "from": period.from, "to": period.to, "files": files,
+            "flows": built.summary.flows, "compliant": built.summary.compliant,
+        });
+        Ok((false, counts))
+    }
+
     /// Carries out pending erasure requests; overdue ones are logged as warnings (by id).
     async fn run_erasures(
         &self,
         now: DateTime<Utc>,
         stop: &AtomicBool,
-    ) -> Result<(bool, serde_json::Value), StoreError> {
+    ) -> Result<(bool, serde_json::Value), JobError> {
         let o = erasure::run_pending(self.store.as_ref(), now, &mut |_, _| {}, stop).await?;
         if o.overdue > 0 {
             tracing::warn!(

@@ -7,6 +7,7 @@ mod extract_fixtures;
 mod helpers;
 mod ledger_roundtrip;
 mod purge_crash;
+mod report;
 mod retention;
 mod robustness;
 mod roundtrip;
