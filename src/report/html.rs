@@ -10,6 +10,9 @@ use strum::IntoEnumIterator;
 
 const TEMPLATE: &str = include_str!("templates/report.html");
 const SIZE: (u32, u32) = (720, 260);
+/// Width of the legend, drawn right of the plot so that it never covers a line or a bar (the
+/// newest day, where purges and erasures land, is at the right edge).
+const LEGEND_WIDTH: u32 = 120;
 
 /// Chart colours per category, and for removals and deadlines.
 fn colour(category: Category) -> RGBColor {
@@ -75,11 +78,37 @@ fn label(days: &[Day], i: &i32) -> String {
         .unwrap_or_default()
 }
 
+/// How a series looks in the legend.
+enum Swatch {
+    Line,
+    Block,
+}
+
+/// The legend in `area`, beside the plot: a swatch and a name per series.
+fn legend<'a>(area: &Area<'a>, entries: &[(String, RGBColor, Swatch)]) -> DrawResult<'a> {
+    for (i, (name, colour, swatch)) in entries.iter().enumerate() {
+        let y = 18 + 18 * i as i32;
+        match swatch {
+            Swatch::Line => area.draw(&PathElement::new(
+                vec![(8, y), (26, y)],
+                colour.stroke_width(2),
+            ))?,
+            Swatch::Block => {
+                area.draw(&Rectangle::new([(11, y - 5), (23, y + 5)], colour.filled()))?
+            }
+        }
+        area.draw(&Text::new(name.clone(), (32, y - 7), ("sans-serif", 13)))?;
+    }
+    Ok(())
+}
+
 fn held_chart(days: &[Day]) -> String {
     svg("values held per category", |root| {
+        let (plot, key) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
         let top = max_of(days.iter().flat_map(|d| d.held.values().copied()));
-        let mut chart = ChartBuilder::on(root)
+        let mut chart = ChartBuilder::on(&plot)
             .margin(8)
+            .margin_right(20)
             .x_label_area_size(24)
             .y_label_area_size(56)
             .build_cartesian_2d(day_range(days), 0u64..top + top / 10 + 1)?;
@@ -91,26 +120,17 @@ fn held_chart(days: &[Day]) -> String {
             .light_line_style(WHITE)
             .draw()?;
         for category in Category::iter() {
-            let c = colour(category);
-            chart
-                .draw_series(LineSeries::new(
-                    days.iter()
-                        .enumerate()
-                        .map(|(i, d)| (i as i32, d.held.get(&category).copied().unwrap_or(0))),
-                    c.stroke_width(2),
-                ))?
-                .label(category.to_string())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2))
-                });
+            chart.draw_series(LineSeries::new(
+                days.iter()
+                    .enumerate()
+                    .map(|(i, d)| (i as i32, d.held.get(&category).copied().unwrap_or(0))),
+                colour(category).stroke_width(2),
+            ))?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.2))
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()?;
-        Ok(())
+        let entries: Vec<_> = Category::iter()
+            .map(|c| (c.to_string(), colour(c), Swatch::Line))
+            .collect();
+        legend(&key, &entries)
     })
 }
 
@@ -122,10 +142,12 @@ fn paired_bars(
     b: (&str, RGBColor, fn(&Day) -> u64),
 ) -> String {
     svg(title, |root| {
+        let (plot, key) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
         let top = max_of(days.iter().flat_map(|d| [a.2(d), b.2(d)]));
         let n = days.len().max(1) as i32;
-        let mut chart = ChartBuilder::on(root)
+        let mut chart = ChartBuilder::on(&plot)
             .margin(8)
+            .margin_right(20)
             .x_label_area_size(24)
             .y_label_area_size(56)
             .build_cartesian_2d(0..n * 3, 0u64..top + top / 10 + 1)?;
@@ -136,24 +158,19 @@ fn paired_bars(
             .y_labels(5)
             .light_line_style(WHITE)
             .draw()?;
-        for (offset, (name, colour, value)) in [(0, a), (1, b)] {
-            chart
-                .draw_series(days.iter().enumerate().map(|(i, d)| {
-                    let x = i as i32 * 3 + offset;
-                    Rectangle::new([(x, 0), (x + 1, value(d))], colour.filled())
-                }))?
-                .label(name)
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 4), (x + 10, y + 4)], colour.filled())
-                });
+        for (offset, (_, colour, value)) in [(0, a), (1, b)] {
+            chart.draw_series(days.iter().enumerate().map(|(i, d)| {
+                let x = i as i32 * 3 + offset;
+                Rectangle::new([(x, 0), (x + 1, value(d))], colour.filled())
+            }))?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.2))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
-        Ok(())
+        legend(
+            &key,
+            &[
+                (a.0.to_string(), a.1, Swatch::Block),
+                (b.0.to_string(), b.1, Swatch::Block),
+            ],
+        )
     })
 }
 

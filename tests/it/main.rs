@@ -8,6 +8,7 @@ mod helpers;
 mod ledger_roundtrip;
 mod purge_crash;
 mod report;
+mod report_html;
 mod retention;
 mod robustness;
 mod roundtrip;
