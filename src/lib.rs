@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod erasure;
+pub mod http;
 pub mod ingest;
 pub mod ledger;
 pub mod policy;

@@ -19,6 +19,7 @@ mod report;
 mod serve;
 mod show;
 mod simulate;
+mod token;
 
 mod verify;
 
@@ -81,6 +82,7 @@ pub enum Command {
     Receipt(receipt::ReceiptArgs),
     Keys(keys::KeysArgs),
     Report(report::ReportArgs),
+    Token(token::TokenArgs),
 }
 
 /// How a command ended, beyond success.
@@ -117,6 +119,7 @@ pub async fn run(cli: Cli, out: &mut dyn std::io::Write) -> anyhow::Result<Exit>
         Command::Receipt(args) => args.run(&ctx, out).await,
         Command::Keys(args) => args.run(&ctx, out).await,
         Command::Report(args) => args.run(&ctx, out).await,
+        Command::Token(args) => args.run(&ctx, out).await,
     }
 }
 

@@ -4,7 +4,6 @@
 //! change).
 
 use super::{output, Ctx, Exit, Format, FormatArg, UsageError};
-use crate::ingest::envelope::parse_time;
 use crate::policy::Policies;
 use crate::report::{self, Report, ReportSignature};
 use std::io::Write;
@@ -48,8 +47,7 @@ fn time_arg(
     text: Option<&str>,
 ) -> anyhow::Result<Option<(chrono::DateTime<chrono::Utc>, bool)>> {
     text.map(|t| {
-        let is_date = chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").is_ok();
-        parse_time(t).map(|time| (time, is_date)).ok_or_else(|| {
+        report::parse_bound(t).ok_or_else(|| {
             UsageError(format!("--{flag}: not an RFC 3339 time or YYYY-MM-DD date")).into()
         })
     })

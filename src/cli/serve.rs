@@ -1,58 +1,109 @@
-//! `waledger serve`: runs the policy's schedules (retention purges, pending erasures, reports
-//! into the report folder) until SIGTERM or Ctrl-C, which finish the batch
-//! in flight and stop cleanly. On a fresh checkout it first creates what is missing (key file,
+//! `waledger serve`: the HTTP service (Meta's webhooks, sends, erasure requests, reports, health,
+//! metrics) and the policy's schedules (retention purges, pending erasures, monthly reports) until
+//! SIGTERM or Ctrl-C, which stop taking connections, drain requests in flight, finish the batch in
+//! flight and stop cleanly. On a fresh checkout it first creates what is missing (key file,
 //! databases, default policy folder) and says so in one line.
 
 use super::{Ctx, Exit, UsageError};
 use crate::config;
+use crate::http::{self, Committer, Metrics, Service};
 use crate::policy::Policies;
 use crate::scheduler::Scheduler;
 use anyhow::Context;
 use std::io::Write;
+use std::sync::Arc;
 
-/// Run the scheduled jobs (retention purges, pending erasures, reports) until stopped
+/// Serve the HTTP API and run the scheduled jobs (purges, erasures, reports) until stopped
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080] [env: WALEDGER_LISTEN]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
 
 impl ServeArgs {
     pub async fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> anyhow::Result<Exit> {
         // Listen for signals first, so a SIGTERM during start-up still stops cleanly.
-        let shutdown = shutdown_signal()?;
+        let signal = shutdown_signal()?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            signal.await;
+            let _ = stop.send(true);
+        });
+        let when_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+        };
         let created = initialise_missing(ctx)?;
-        let policies =
-            Policies::load(&ctx.settings.policies).map_err(|e| UsageError(e.to_string()))?;
+        let s = &ctx.settings;
+        let policies = Policies::load(&s.policies).map_err(|e| UsageError(e.to_string()))?;
         let ledger = ctx.open_ledger().await?;
         if !created.is_empty() {
             writeln!(out, "waledger: initialised {}", created.join(", "))?;
         }
+        let address = self.listen.clone().unwrap_or_else(|| s.listen.clone());
+        let listener = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
+            UsageError(format!(
+                "--listen {address}: cannot listen there ({e}); give a free host:port"
+            ))
+        })?;
+        let bound = listener.local_addr()?;
         let instance = format!(
             "{}-{}",
             hostname(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
-        let schedule = &policies.retention.schedule;
+        let store = ledger.store_arc();
+        let metrics = Arc::new(Metrics::default());
+        let master = config::load_master_key(s, &|k| std::env::var(k).ok())?;
         let now = crate::clock::now();
+        let writer = crate::ledger::Ledger::open(store.clone(), &master, now).await?;
+        let requests = crate::ledger::Ledger::open(store.clone(), &master, now).await?;
+        drop(master);
+        let (committer, writer_task) = Committer::start(writer, metrics.clone());
+        let service = Service::new(
+            store.clone(),
+            policies.clone(),
+            committer,
+            requests,
+            s.app_secret.as_ref(),
+            s.verify_token
+                .as_ref()
+                .map(|t| config::Secret::new(t.expose_secret().to_string())),
+            metrics,
+        );
+        if s.app_secret.is_none() {
+            tracing::warn!("no app secret is configured (WALEDGER_APP_SECRET): Meta's webhooks will be refused");
+        }
+        let schedule = &policies.retention.schedule;
         let (next, next_erasures) = (
             schedule.purge.next_after(now),
             schedule.erasures.next_after(now),
         );
-        tracing::info!(%instance, next_purge = ?next, next_erasures = ?next_erasures, "serving");
+        tracing::info!(%instance, %bound, next_purge = ?next, next_erasures = ?next_erasures, "serving");
         let show =
             |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or("-".into(), |t| t.to_rfc3339());
         writeln!(
             out,
-            "waledger: serving as {instance}; next purge {}, next erasure run {}",
+            "waledger: serving as {instance} on http://{bound}; next purge {}, next erasure run {}",
             show(next),
             show(next_erasures)
         )?;
         out.flush()?;
-        let store = ledger.store_arc();
-        Scheduler::new(store.clone(), policies, instance)
-            .with_batch(ctx.settings.purge_batch)
-            .with_reports(ctx.settings.reports.clone(), Some(ledger))
-            .run(shutdown)
-            .await?;
+        let scheduler = Scheduler::new(store.clone(), policies, instance)
+            .with_batch(s.purge_batch)
+            .with_reports(s.reports.clone(), Some(ledger));
+        let (served, scheduled) = tokio::join!(
+            http::serve(listener, service, when_stopped()),
+            scheduler.run(when_stopped())
+        );
+        // Requests are drained; the writer commits what is queued, then ends.
+        let _ = writer_task.await;
         store.close().await;
+        served.context("serving HTTP")?;
+        scheduled?;
         Ok(Exit::Success)
     }
 }

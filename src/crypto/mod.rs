@@ -7,12 +7,14 @@ mod aead;
 mod digest;
 mod keys;
 mod signing;
+mod webhook;
 
 pub use crate::domain::Digest;
 pub use aead::{open, seal, SealError};
 pub use digest::sha256;
 pub use keys::{DataKey, KeyError, Keyring, MasterKey, WrappedKey, Wrapper};
 pub use signing::{public_key_id, verify_signature, SignatureError, PUBLIC_KEY_ID_LEN};
+pub use webhook::{digests_equal, new_token, token_parts, WebhookKey};
 
 use ring::rand::{SecureRandom, SystemRandom};
 

@@ -7,4 +7,4 @@ pub mod run;
 
 pub use envelope::{Envelope, EnvelopeError};
 pub use extract::{extract, Extracted};
-pub use run::{IngestSummary, Ingestor, RejectedLine};
+pub use run::{prepare, prepare_envelope, IngestSummary, Ingestor, RejectedLine};

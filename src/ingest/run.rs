@@ -186,6 +186,11 @@ impl<'a> Ingestor<'a> {
 /// Parses and extracts one envelope; the error is one line without personal data.
 pub fn prepare(text: &str, default_kind: Option<&str>) -> Result<PreparedEnvelope, String> {
     let envelope = Envelope::parse(text, default_kind).map_err(|e| e.0)?;
+    prepare_envelope(envelope)
+}
+
+/// Extracts an envelope already parsed.
+pub fn prepare_envelope(envelope: Envelope) -> Result<PreparedEnvelope, String> {
     let extracted = extract(&envelope).map_err(|e| e.0)?;
     Ok(PreparedEnvelope {
         canonical: envelope.canonical_content(),

@@ -37,6 +37,12 @@ pub fn period(
     Period { from, to }
 }
 
+/// A `--from`/`--to` value: the time, and whether it was a whole date (RFC 3339 or YYYY-MM-DD).
+pub fn parse_bound(text: &str) -> Option<(DateTime<Utc>, bool)> {
+    let is_date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").is_ok();
+    crate::ingest::envelope::parse_time(text).map(|t| (t, is_date))
+}
+
 /// The month before the one `now` is in: the period of a scheduled report.
 pub fn previous_month(now: DateTime<Utc>) -> Period {
     let first = |y: i32, m: u32| {

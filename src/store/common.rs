@@ -150,7 +150,9 @@ macro_rules! impl_sql_store {
                 let mut outcome = AppendOutcome::default();
                 let mut fresh: Vec<&NewEnvelope> = Vec::new();
                 for envelope in envelopes {
-                    if seen.insert(envelope.digest) {
+                    let is_fresh = seen.insert(envelope.digest);
+                    outcome.fresh.push(is_fresh);
+                    if is_fresh {
                         outcome.accepted += 1;
                         fresh.push(envelope);
                     } else {

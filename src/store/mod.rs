@@ -16,6 +16,7 @@ mod retention;
 mod retention_sql;
 mod rows;
 mod sqlite;
+mod tokens;
 mod url;
 
 pub use self::url::{default_keystore_url, Backend, DatabaseUrl};
@@ -25,6 +26,7 @@ pub use postgres::PgStore;
 pub use report::{ChainEvent, DayCount, FlowCount, ReportStore, Verification};
 pub use retention::{HoldRow, JobRun, PlanRow, RetentionStore, Tombstoner};
 pub use sqlite::{SqliteStore, TUNING as SQLITE_TUNING};
+pub use tokens::{TokenRow, TokenStore};
 
 use crate::crypto::WrappedKey;
 use crate::domain::{ChainHead, ChainRecord, Digest, EntryState, RecordBody, SubjectId};
@@ -78,12 +80,15 @@ pub struct NewEnvelope {
 }
 
 /// What an append did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AppendOutcome {
     pub accepted: u64,
     pub duplicates: u64,
     pub entries: u64,
     pub head: Option<ChainHead>,
+    /// Per envelope, in input order: `false` for a duplicate (already recorded, or repeated in
+    /// the same batch).
+    pub fresh: Vec<bool>,
 }
 
 /// A chain record with its content row, as `show` and `export` read it.
@@ -121,7 +126,9 @@ pub struct Checkpoint {
 
 /// The storage operations the ledger needs, in domain types. Both backends behave identically.
 #[async_trait]
-pub trait Store: KeyStore + RetentionStore + ErasureStore + ReportStore + Send + Sync {
+pub trait Store:
+    KeyStore + RetentionStore + ErasureStore + ReportStore + TokenStore + Send + Sync
+{
     /// Which backend this is (for messages and benchmarks).
     fn backend(&self) -> Backend;
 

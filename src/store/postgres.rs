@@ -118,3 +118,10 @@ mod report_impl {
     use sqlx::QueryBuilder;
     impl_report_sql!(PgStore, sqlx::Postgres);
 }
+
+mod token_impl {
+    use super::PgStore;
+    use crate::store::tokens::impl_token_sql;
+    use crate::store::StoreError;
+    impl_token_sql!(PgStore);
+}

@@ -197,3 +197,10 @@ mod report_impl {
     use sqlx::QueryBuilder;
     impl_report_sql!(SqliteStore, sqlx::Sqlite);
 }
+
+mod token_impl {
+    use super::SqliteStore;
+    use crate::store::tokens::impl_token_sql;
+    use crate::store::StoreError;
+    impl_token_sql!(SqliteStore);
+}
