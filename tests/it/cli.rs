@@ -453,7 +453,9 @@ fn serve_initialises_a_fresh_folder_runs_the_purge_and_stops_on_sigterm() {
     for db in backends() {
         let input = [send_line("send_text_request.json", "send_response.json")].join("\n");
         let policy = "[windows]\nphone_number = \"1h\"\ntext = \"1h\"\nmedia = \"1h\"\nmetadata = \"1h\"\n\n[schedule]\npurge = \"*/1 * * * * *\"\n";
-        let mut child = command(&db, &["serve"]).spawn().unwrap();
+        let mut child = command(&db, &["serve", "--listen", "127.0.0.1:0"])
+            .spawn()
+            .unwrap();
         // A fresh folder: serve creates the key and the default policy, then runs; it is up and
         // scheduling once its first (catch-up) run is in the job history.
         wait_for(&mut child, || {
@@ -486,7 +488,9 @@ fn serve_initialises_a_fresh_folder_runs_the_purge_and_stops_on_sigterm() {
 
         // Old traffic, a one-hour window and a purge every second: the served purge removes it.
         assert_eq!(waledger(&db, &["ingest"], Some(&input)).code, 0);
-        let mut child = command(&db, &["serve"]).spawn().unwrap();
+        let mut child = command(&db, &["serve", "--listen", "127.0.0.1:0"])
+            .spawn()
+            .unwrap();
         wait_for(&mut child, || {
             let jobs: serde_json::Value =
                 serde_json::from_str(&waledger(&db, &["jobs", "--format", "json"], None).stdout)
