@@ -230,20 +230,38 @@ pub fn read_key_file(file: &Path) -> Result<MasterKey, ConfigError> {
 /// Creates a new key file (mode 0600) unless one exists. Returns whether it created one.
 pub fn create_key_file(path: &Path) -> std::io::Result<bool> {
     use std::io::Write;
+    if path.exists() {
+        return Ok(false);
+    }
+    // Written whole to a temporary file, then linked into place (which fails if the key file
+    // appeared meanwhile): a crash never leaves an empty or half-written key file behind.
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = std::path::PathBuf::from(name);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = match options.open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    let key = MasterKey::generate();
-    file.write_all(key.dangerously_to_base64().as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()?;
-    Ok(true)
+    let written = options.open(&tmp).and_then(|mut file| {
+        let key = MasterKey::generate();
+        file.write_all(key.dangerously_to_base64().as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if let Ok(dir) = std::fs::File::open(dir) {
+                    let _ = dir.sync_all();
+                }
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 use super::{Format, FormatArg, GlobalArgs};
 use crate::clock;
 use crate::config::{load_master_key, Overrides, Settings};
-use crate::ledger::Ledger;
+use crate::crypto::KeyError;
+use crate::ledger::{Ledger, LedgerError};
 use crate::store::{self, Store};
 use anyhow::Context;
 use std::sync::Arc;
@@ -59,7 +60,19 @@ impl Ctx {
     pub async fn open_ledger(&self) -> anyhow::Result<Ledger> {
         let master = load_master_key(&self.settings, &|k| std::env::var(k).ok())?;
         let store = self.open_store().await?;
-        Ok(Ledger::open(store, &master, clock::now()).await?)
+        match Ledger::open(store, &master, clock::now()).await {
+            Ok(ledger) => Ok(ledger),
+            // A rotation that switched the key store but was stopped before replacing the key file.
+            Err(LedgerError::Key(KeyError::WrongMasterKey))
+                if super::keys::next_path(&self.settings.key_file).exists() =>
+            {
+                Err(anyhow::anyhow!(
+                    "the key store has moved to the new key in {}: a key rotation was interrupted; run `waledger keys rotate` to finish it (do not delete that file)",
+                    super::keys::next_path(&self.settings.key_file).display()
+                ))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Whether the ledger's database exists (checks never create a missing SQLite file).

@@ -5,7 +5,7 @@
 //! `.next` file for the operator to move into their secret store.
 
 use super::{output, Ctx, Exit, Format};
-use crate::config::{create_key_file, load_master_key, read_key_file};
+use crate::config::{create_key_file, load_master_key, read_key_file, ConfigError};
 use crate::ledger::{self, RotationOutcome};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
@@ -24,7 +24,8 @@ pub enum KeysCommand {
     Rotate,
 }
 
-fn next_path(key_file: &Path) -> PathBuf {
+/// Where a rotation keeps the new key until it replaces the key file.
+pub fn next_path(key_file: &Path) -> PathBuf {
     let mut name = key_file.as_os_str().to_owned();
     name.push(".next");
     PathBuf::from(name)
@@ -37,14 +38,18 @@ impl KeysArgs {
         let from_env = std::env::var_os("WALEDGER_MASTER_KEY").is_some();
         let current = load_master_key(s, &|k| std::env::var(k).ok())?;
         let next_file = next_path(&s.key_file);
-        create_key_file(&next_file).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot write the new key file {}: {e}; check the folder is writable",
-                next_file.display()
-            )
-        })?;
-        let next = read_key_file(&next_file)?;
         let store = ctx.open_store().await?;
+        let next = match read_key_file(&next_file) {
+            Ok(key) => key,
+            Err(ConfigError::MissingKey { .. }) => new_next_key(&next_file)?,
+            // Unreadable and no rotation has begun with it: it holds nothing to keep.
+            Err(e) if rotation_not_begun(store.as_ref()).await? => {
+                tracing::warn!(error.message = %e, "discarding an unusable new key file left by an interrupted rotation");
+                std::fs::remove_file(&next_file)?;
+                new_next_key(&next_file)?
+            }
+            Err(e) => return Err(e.into()),
+        };
         let bar = ProgressBar::new_spinner().with_style(
             ProgressStyle::with_template("keys rotate {spinner} {pos} keys re-wrapped ({per_sec})")
                 .expect("valid template"),
@@ -92,6 +97,24 @@ impl KeysArgs {
         }
         Ok(Exit::Success)
     }
+}
+
+fn new_next_key(next_file: &Path) -> anyhow::Result<crate::crypto::MasterKey> {
+    create_key_file(next_file).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot write the new key file {}: {e}; check the folder is writable",
+            next_file.display()
+        )
+    })?;
+    Ok(read_key_file(next_file)?)
+}
+
+/// Whether the key store has no rotation in flight (so a `.next` file it never saw is disposable).
+async fn rotation_not_begun(store: &dyn crate::store::Store) -> anyhow::Result<bool> {
+    Ok(store
+        .keystore_meta()
+        .await?
+        .is_none_or(|meta| meta.next_check.is_none()))
 }
 
 /// Moves the new key over the old one atomically and makes the rename durable.

@@ -3,6 +3,7 @@
 
 mod cli;
 mod erasure;
+mod erasure_crash;
 mod extract_fixtures;
 mod helpers;
 mod ledger_roundtrip;
