@@ -116,6 +116,23 @@ async fn observe(
     let span = tracing::info_span!("http", request_id = %id, route = %route, method = %method);
     let started = std::time::Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
+    // axum's own refusals (a body over the limit, a wrong method) answer in the same JSON form.
+    let plain = |r: &Response| {
+        !r.headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+    };
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && plain(&response) {
+        response = error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body is over the 1 MiB limit",
+        );
+    } else if response.status() == StatusCode::METHOD_NOT_ALLOWED && plain(&response) {
+        response = error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "this route does not take that method; see /openapi.json",
+        );
+    }
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
     state.metrics.request(&route, &method, status, seconds);

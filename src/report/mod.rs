@@ -22,7 +22,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 pub const DEFAULT_DAYS: i64 = 30;
 
 /// The period of `--from`/`--to`: dates are whole UTC days (a `--to` date includes that day),
-/// times are exact; `to` defaults to now and `from` to 30 days before `to`.
+/// times are exact; `to` defaults to now (the end of its second) and `from` to 30 days before.
 pub fn period(
     from: Option<(DateTime<Utc>, bool)>,
     to: Option<(DateTime<Utc>, bool)>,
@@ -31,7 +31,8 @@ pub fn period(
     let to = match to {
         Some((t, true)) => t + Duration::days(1),
         Some((t, false)) => t,
-        None => now,
+        // The end of the current second: entries are timed in whole seconds.
+        None => DateTime::from_timestamp(now.timestamp() + 1, 0).unwrap_or(now),
     };
     let from = from.map_or(to - Duration::days(DEFAULT_DAYS), |(t, _)| t);
     Period { from, to }

@@ -6,6 +6,7 @@ mod erasure;
 mod erasure_crash;
 mod extract_fixtures;
 mod helpers;
+mod http;
 mod ledger_roundtrip;
 mod purge_crash;
 mod report;
