@@ -192,14 +192,10 @@ impl Metrics {
             .chain_events(&[RecordKind::Purge, RecordKind::Erasure], i64::MAX)
             .await?
         {
-            let detail: serde_json::Value = event
-                .detail
-                .as_deref()
-                .and_then(|d| serde_json::from_str(d).ok())
-                .unwrap_or_default();
+            let n: u64 = crate::report::removed_values(&event).values().sum();
             match event.kind {
-                RecordKind::Purge => purged += detail["count"].as_i64().unwrap_or(0),
-                _ => erased += detail["total"].as_i64().unwrap_or(0),
+                RecordKind::Purge => purged += n as i64,
+                _ => erased += n as i64,
             }
         }
         self.removed

@@ -272,7 +272,7 @@ async fn integrity(store: &dyn Store) -> Result<Integrity, StoreError> {
 }
 
 /// The values a purge tombstone or an erasure record removed, per category.
-fn removed(event: &crate::store::ChainEvent) -> BTreeMap<Category, u64> {
+pub fn removed_values(event: &crate::store::ChainEvent) -> BTreeMap<Category, u64> {
     let detail: serde_json::Value = event
         .detail
         .as_deref()
@@ -321,7 +321,7 @@ async fn daily(
         let day = target
             .entry(day_of(event.recorded_at).max(first - 1))
             .or_default();
-        for (category, n) in removed(&event) {
+        for (category, n) in removed_values(&event) {
             *day.entry(category).or_default() += n as i64;
         }
     }

@@ -11,7 +11,7 @@ pub mod model;
 mod render;
 mod sign;
 
-pub use build::build;
+pub use build::{build, removed_values};
 pub use model::{Period, Report};
 pub use render::{csv, markdown, table};
 pub use sign::{ReportSignature, SignatureCheck, SignedReportError};

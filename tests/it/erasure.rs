@@ -142,18 +142,7 @@ fn an_erasure_reaches_every_form_of_the_number_meta_used() {
 /// Sealed values of one subject's content rows, by position (a "backup" of the ledger).
 async fn sealed_rows(db: &TestDb, seqs: &str) -> Vec<(i64, Vec<u8>)> {
     let sql = format!("SELECT seq, sealed FROM content WHERE seq IN ({seqs}) ORDER BY seq");
-    match db.name {
-        "sqlite" => {
-            let pool = sqlx::SqlitePool::connect(db.ledger_url.expose())
-                .await
-                .unwrap();
-            sqlx::query_as(&sql).fetch_all(&pool).await.unwrap()
-        }
-        _ => {
-            let pool = sqlx::PgPool::connect(db.ledger_url.expose()).await.unwrap();
-            sqlx::query_as(&sql).fetch_all(&pool).await.unwrap()
-        }
-    }
+    crate::helpers::query_ledger(db, &sql).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,18 +246,7 @@ async fn after_an_erasure_nothing_about_the_subject_can_be_read_back() {
         }
 
         // The ciphertext restored from before the erasure no longer decrypts: its key is gone.
-        for (seq, sealed) in &backup {
-            let hex: String = sealed.iter().map(|b| format!("{b:02x}")).collect();
-            let restore = match db.name {
-                "sqlite" => format!(
-                    "UPDATE content SET sealed = X'{hex}', state = 'held' WHERE seq = {seq}"
-                ),
-                _ => format!(
-                    "UPDATE content SET sealed = '\\x{hex}', state = 'held' WHERE seq = {seq}"
-                ),
-            };
-            crate::helpers::raw_sql(&db, &restore).await;
-        }
+        crate::helpers::restore_sealed(&db, &backup).await;
         let shown = json_of(&waledger(
             &db,
             &["show", "--message", "wamid.CANARY1", "--format", "json"],

@@ -225,3 +225,45 @@ async fn dump_query(backend: &str, url: &str, sql: &str) -> String {
     }
     out
 }
+
+/// Rows of a query against the ledger database, on either backend.
+pub async fn query_ledger<T>(db: &TestDb, sql: &str) -> Vec<T>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    match db.name {
+        "sqlite" => {
+            let pool = sqlx::SqlitePool::connect(db.ledger_url.expose())
+                .await
+                .unwrap();
+            let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+            pool.close().await;
+            rows
+        }
+        _ => {
+            let pool = sqlx::PgPool::connect(db.ledger_url.expose()).await.unwrap();
+            let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+            pool.close().await;
+            rows
+        }
+    }
+}
+
+/// Puts sealed values back into content rows as held (as restoring an old backup would).
+pub async fn restore_sealed(db: &TestDb, rows: &[(i64, Vec<u8>)]) {
+    for (seq, sealed) in rows {
+        let hex = hex::encode(sealed);
+        let sql = match db.name {
+            "sqlite" => {
+                format!("UPDATE content SET sealed = X'{hex}', state = 'held' WHERE seq = {seq}")
+            }
+            _ => {
+                format!("UPDATE content SET sealed = '\\x{hex}', state = 'held' WHERE seq = {seq}")
+            }
+        };
+        raw_sql(db, &sql).await;
+    }
+}

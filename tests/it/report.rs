@@ -55,18 +55,7 @@ async fn independent_counts(db: &TestDb, from: i64, to: i64, extra: &str) -> Sta
         "SELECT c.field, c.direction, ct.state, count(*) FROM chain c JOIN content ct ON ct.seq = c.seq \
          WHERE c.kind = 'field' AND c.occurred_at >= {from} AND c.occurred_at < {to} {extra} GROUP BY c.field, c.direction, ct.state"
     );
-    let rows: Vec<(String, String, String, i64)> = match db.name {
-        "sqlite" => {
-            let pool = sqlx::SqlitePool::connect(db.ledger_url.expose())
-                .await
-                .unwrap();
-            sqlx::query_as(&sql).fetch_all(&pool).await.unwrap()
-        }
-        _ => {
-            let pool = sqlx::PgPool::connect(db.ledger_url.expose()).await.unwrap();
-            sqlx::query_as(&sql).fetch_all(&pool).await.unwrap()
-        }
-    };
+    let rows: Vec<(String, String, String, i64)> = crate::helpers::query_ledger(db, &sql).await;
     let mut out = StateCounts::new();
     for (field, direction, state, n) in rows {
         *out.entry((field, direction))

@@ -378,33 +378,7 @@ pub async fn count(db: &TestDb, sql: &str) -> i64 {
 /// Seq and sealed bytes of one field kind's content rows (a "backup" of them).
 async fn sealed_rows(db: &TestDb, field: &str) -> Vec<(i64, Vec<u8>)> {
     let sql = format!("SELECT seq, sealed FROM content WHERE field = '{field}' ORDER BY seq");
-    match db.name {
-        "sqlite" => {
-            let pool = sqlx::SqlitePool::connect(db.ledger_url.expose())
-                .await
-                .unwrap();
-            sqlx::query_as(&sql).fetch_all(&pool).await.unwrap()
-        }
-        _ => {
-            let pool = sqlx::PgPool::connect(db.ledger_url.expose()).await.unwrap();
-            sqlx::query_as(&sql).fetch_all(&pool).await.unwrap()
-        }
-    }
-}
-
-async fn restore(db: &TestDb, rows: &[(i64, Vec<u8>)]) {
-    for (seq, sealed) in rows {
-        let hex: String = sealed.iter().map(|b| format!("{b:02x}")).collect();
-        let sql = match db.name {
-            "sqlite" => {
-                format!("UPDATE content SET sealed = X'{hex}', state = 'held' WHERE seq = {seq}")
-            }
-            _ => {
-                format!("UPDATE content SET sealed = '\\x{hex}', state = 'held' WHERE seq = {seq}")
-            }
-        };
-        crate::helpers::raw_sql(db, &sql).await;
-    }
+    crate::helpers::query_ledger(db, &sql).await
 }
 
 #[tokio::test]
@@ -426,7 +400,7 @@ async fn purged_values_cannot_be_opened_from_any_copy_once_their_bucket_is_empty
         let first = purge(&ledger, t0() + Duration::days(30)).await;
         assert_eq!(first.purged[&Category::Text], 1, "{}: B's text", db.name);
         // A's text (under the hold) shares the day's text bucket: its key must stay.
-        restore(&db, &texts[1..]).await;
+        crate::helpers::restore_sealed(&db, &texts[1..]).await;
         let b = states_and_values(&mut ledger, "wamid.B").await;
         assert_eq!(
             b[&FieldKind::MessageText].as_deref(),
@@ -458,7 +432,7 @@ async fn purged_values_cannot_be_opened_from_any_copy_once_their_bucket_is_empty
 
         // Restore both purged ciphertexts, as from a backup or PostgreSQL's dead tuples: the
         // subjects' keys are alive (their template ids are still held), the values stay shut.
-        restore(&db, &texts).await;
+        crate::helpers::restore_sealed(&db, &texts).await;
         // A fresh process: nothing cached from before the purge.
         let mut reader = db.ledger(&key()).await;
         for wamid in ["wamid.A", "wamid.B"] {
