@@ -17,6 +17,9 @@ pub struct IngestArgs {
     pub files: Vec<PathBuf>,
 }
 
+/// Entries after which an ingest refreshes the planner's statistics.
+const LARGE_INGEST: u64 = 100_000;
+
 impl IngestArgs {
     pub async fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> anyhow::Result<Exit> {
         let mut ledger = ctx.open_ledger().await?;
@@ -33,6 +36,10 @@ impl IngestArgs {
             .finish()
             .await
             .context("recording the last batch")?;
+        if summary.entries >= LARGE_INGEST {
+            // Fresh statistics keep reports and erasures on their index plans (PostgreSQL).
+            ledger.store().refresh_statistics().await?;
+        }
         ledger.store().close().await;
         for r in &summary.rejected {
             eprintln!("{}:{}: {}", r.source, r.line, r.error);

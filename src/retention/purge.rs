@@ -185,6 +185,9 @@ pub async fn run_once(
         .max()
         .unwrap_or_default();
     store.forget_envelopes_before(now_s - longest).await?;
+    if outcome.total > 0 {
+        store.refresh_statistics().await?;
+    }
     tracing::info!(
         total = outcome.total,
         subjects_forgotten = outcome.subjects_forgotten,

@@ -18,6 +18,7 @@ impl PgStore {
     const BACKEND: Backend = Backend::Postgres;
     /// The server keeps the plan; re-parsing 14,000-parameter INSERTs each batch was the cost.
     const CACHE_FULL_CHUNKS: bool = true;
+    const ANALYZE_CONTENT: &'static str = "ANALYZE content";
 
     /// Connects to both databases, creating and migrating them when missing.
     pub async fn connect(ledger: &DatabaseUrl, keys: &DatabaseUrl) -> Result<Self, StoreError> {

@@ -13,7 +13,6 @@ pub struct FlowCount {
     pub direction: Direction,
     pub state: EntryState,
     pub count: u64,
-    pub oldest: Option<i64>,
 }
 
 /// Values of one flow recorded on one day (Unix day number).
@@ -48,7 +47,7 @@ pub struct Verification {
 
 #[async_trait]
 pub trait ReportStore: Send + Sync {
-    /// Values per flow and state whose `occurred_at` is in `[from, to)`, with the oldest.
+    /// Values per flow and state whose `occurred_at` is in `[from, to)`.
     async fn flow_counts(&self, from: i64, to: i64) -> Result<Vec<FlowCount>, StoreError>;
     /// Values recorded per day and flow, for days before `until` (Unix seconds).
     async fn flow_days(&self, until: i64) -> Result<Vec<DayCount>, StoreError>;
@@ -73,4 +72,8 @@ pub trait ReportStore: Send + Sync {
     ) -> Result<Option<i64>, StoreError>;
     async fn record_verification(&self, run: &Verification) -> Result<(), StoreError>;
     async fn latest_verification(&self) -> Result<Option<Verification>, StoreError>;
+    /// Refreshes the planner's statistics of the content table after a large change (PostgreSQL
+    /// `ANALYZE`; SQLite `PRAGMA optimize`), so reports and erasures keep their index plans
+    /// without waiting for autovacuum.
+    async fn refresh_statistics(&self) -> Result<(), StoreError>;
 }

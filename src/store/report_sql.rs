@@ -14,8 +14,8 @@ macro_rules! impl_report_sql {
         #[async_trait::async_trait]
         impl ReportStore for $store {
             async fn flow_counts(&self, from: i64, to: i64) -> Result<Vec<FlowCount>, StoreError> {
-                let rows: Vec<(String, String, String, i64, Option<i64>)> = sqlx::query_as(
-                    "SELECT field, direction, state, count(*), min(occurred_at) FROM content \
+                let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+                    "SELECT field, direction, state, count(*) FROM content \
                      WHERE occurred_at >= $1 AND occurred_at < $2 AND field IS NOT NULL AND direction IS NOT NULL \
                      GROUP BY field, direction, state",
                 )
@@ -24,13 +24,12 @@ macro_rules! impl_report_sql {
                 .fetch_all(&self.ledger)
                 .await?;
                 rows.into_iter()
-                    .map(|(field, direction, state, count, oldest)| {
+                    .map(|(field, direction, state, count)| {
                         Ok(FlowCount {
                             field: parse(&field, "field kind")?,
                             direction: parse(&direction, "direction")?,
                             state: parse::<EntryState>(&state, "state")?,
                             count: count as u64,
-                            oldest,
                         })
                     })
                     .collect()
@@ -93,12 +92,15 @@ macro_rules! impl_report_sql {
             async fn oldest_held(&self, field: FieldKind, direction: Direction) -> Result<Option<i64>, StoreError> {
                 let name: &'static str = field.into();
                 let dir: &'static str = direction.into();
+                // ORDER BY … LIMIT 1 walks the index to its first entry on both backends, whatever
+                // the planner's statistics say.
                 Ok(sqlx::query_scalar(
-                    "SELECT min(occurred_at) FROM content WHERE field = $1 AND direction = $2 AND state = 'held'",
+                    "SELECT occurred_at FROM content WHERE field = $1 AND direction = $2 AND state = 'held' \
+                     ORDER BY occurred_at LIMIT 1",
                 )
                 .bind(name)
                 .bind(dir)
-                .fetch_one(&self.ledger)
+                .fetch_optional(&self.ledger)
                 .await?)
             }
 
@@ -115,6 +117,11 @@ macro_rules! impl_report_sql {
                 .bind(run.reason.as_deref())
                 .execute(&self.ledger)
                 .await?;
+                Ok(())
+            }
+
+            async fn refresh_statistics(&self) -> Result<(), StoreError> {
+                sqlx::query(Self::ANALYZE_CONTENT).execute(&self.ledger).await?;
                 Ok(())
             }
 
