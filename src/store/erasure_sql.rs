@@ -12,6 +12,10 @@ macro_rules! impl_erasure_sql {
         const REQUEST_COLUMNS: &str = "r.id, r.details, r.received_at, r.due_at, r.extension, r.state, r.completed_at, \
              r.entries_erased, r.counts, r.subjects, r.refused_by, r.chain_seq, r.chain_hash, r.created_at";
 
+        /// The subjects a request's lookup digests lead to now.
+        const REQUEST_SUBJECTS: &str = "SELECT DISTINCT si.subject_id FROM erasure_lookup el \
+             JOIN subject_index si ON si.digest = el.digest WHERE el.request_id = $1 ORDER BY si.subject_id";
+
         type RequestRow = (
             String, Vec<u8>, i64, i64, Option<Vec<u8>>, String, Option<i64>,
             i64, Option<String>, Option<String>, Option<String>, Option<i64>, Option<Vec<u8>>, i64,
@@ -95,8 +99,7 @@ macro_rules! impl_erasure_sql {
 
             async fn erasure_subjects(&self, id: &str) -> Result<Vec<SubjectId>, StoreError> {
                 let ids: Vec<String> = sqlx::query_scalar(
-                    "SELECT DISTINCT si.subject_id FROM erasure_lookup el JOIN subject_index si ON si.digest = el.digest \
-                     WHERE el.request_id = $1 ORDER BY si.subject_id",
+                    REQUEST_SUBJECTS,
                 )
                 .bind(id)
                 .fetch_all(&self.ledger)
@@ -156,8 +159,7 @@ macro_rules! impl_erasure_sql {
                     return Ok(None);
                 }
                 let subject_ids: Vec<String> = sqlx::query_scalar(
-                    "SELECT DISTINCT si.subject_id FROM erasure_lookup el JOIN subject_index si ON si.digest = el.digest \
-                     WHERE el.request_id = $1 ORDER BY si.subject_id",
+                    REQUEST_SUBJECTS,
                 )
                 .bind(id)
                 .fetch_all(&mut *tx)
