@@ -125,14 +125,11 @@ impl SignedReceipt {
     /// Checks that the receipt comes from the ledger at hand: signed with its key (as its
     /// checkpoints are), and its erasure entry at that position with that hash.
     pub async fn check_ledger(&self, store: &dyn crate::store::Store) -> Result<(), ReceiptError> {
-        if let Ok(Some(cp)) = store.latest_checkpoint().await {
-            let expected = public_key_id(&cp.public_key);
-            if expected != self.body.key_id {
-                return Err(ReceiptError::ForeignKey {
-                    expected,
-                    found: self.body.key_id.clone(),
-                });
-            }
+        if let Some(expected) = crate::ledger::foreign_key(store, &self.body.key_id).await {
+            return Err(ReceiptError::ForeignKey {
+                expected,
+                found: self.body.key_id.clone(),
+            });
         }
         let seq = self.body.ledger_seq;
         match store.hash_at(seq).await {

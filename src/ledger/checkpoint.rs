@@ -136,3 +136,11 @@ impl Ledger {
         .map_err(|_| CheckpointError::BadSignature)
     }
 }
+
+/// The ledger's own signing key id (from its latest checkpoint) when `key_id` is another one;
+/// `None` when they match or the ledger has no checkpoint to tell.
+pub async fn foreign_key(store: &dyn crate::store::Store, key_id: &str) -> Option<String> {
+    let cp = store.latest_checkpoint().await.ok().flatten()?;
+    let expected = public_key_id(&cp.public_key);
+    (expected != key_id).then_some(expected)
+}

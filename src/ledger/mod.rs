@@ -12,7 +12,7 @@ mod rotate;
 mod subjects;
 mod verify;
 
-pub use checkpoint::{CheckpointError, CheckpointFile};
+pub use checkpoint::{foreign_key, CheckpointError, CheckpointFile};
 pub use read::EntryView;
 pub use rotate::{rotate, RotationOutcome, ROTATION_BATCH};
 pub use subjects::SYSTEM_OWNER;

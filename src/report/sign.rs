@@ -110,14 +110,11 @@ impl ReportSignature {
         &self,
         store: &dyn crate::store::Store,
     ) -> Result<(), SignedReportError> {
-        if let Ok(Some(cp)) = store.latest_checkpoint().await {
-            let expected = public_key_id(&cp.public_key);
-            if expected != self.key_id {
-                return Err(SignedReportError::ForeignKey {
-                    expected,
-                    found: self.key_id.clone(),
-                });
-            }
+        if let Some(expected) = crate::ledger::foreign_key(store, &self.key_id).await {
+            return Err(SignedReportError::ForeignKey {
+                expected,
+                found: self.key_id.clone(),
+            });
         }
         Ok(())
     }
