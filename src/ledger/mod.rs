@@ -23,7 +23,9 @@ use crate::domain::{
     Digest, EntryId, FieldValue, MessageId, PhoneNumber, RecordBody, RecordKind, SubjectId,
 };
 use crate::ingest::Extracted;
-use crate::store::{AppendOutcome, NewEnvelope, NewRecord, SealedContent, Store, StoreError};
+use crate::store::{
+    AppendOutcome, NewEnvelope, NewRecord, NewSubjects, SealedContent, Store, StoreError,
+};
 use buckets::bucket_owner;
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
@@ -58,13 +60,17 @@ pub struct PreparedEnvelope {
 pub struct SealedBatch {
     store: Arc<dyn Store>,
     envelopes: Vec<NewEnvelope>,
+    new_subjects: NewSubjects,
 }
 
 impl SealedBatch {
     /// Appends the batch: each envelope whole, duplicates skipped, one transaction.
     #[tracing::instrument(name = "ledger.append", skip_all, fields(envelopes = self.envelopes.len()), err)]
     pub async fn append(self) -> Result<AppendOutcome, LedgerError> {
-        Ok(self.store.append(&self.envelopes, &chain::link).await?)
+        Ok(self
+            .store
+            .append(&self.envelopes, &self.new_subjects, &chain::link)
+            .await?)
     }
 }
 
@@ -223,7 +229,12 @@ impl Ledger {
                     self.forget_cached_subjects();
                     tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
                 }
-                other => return other,
+                Err(e) => {
+                    // Subjects made for the batch were cached but not written.
+                    self.forget_cached_subjects();
+                    return Err(e);
+                }
+                ok => return ok,
             }
         }
     }
@@ -242,7 +253,7 @@ impl Ledger {
         now: DateTime<Utc>,
     ) -> Result<SealedBatch, LedgerError> {
         let now_s = now.timestamp();
-        self.resolve_subjects(envelopes, now_s).await?;
+        let new_subjects = self.resolve_subjects(envelopes, now_s).await?;
         // Each field's subject, looked up once (a keyed hash per lookup) for all that follows.
         let subjects: Vec<Vec<Option<SubjectId>>> = envelopes
             .iter()
@@ -314,6 +325,7 @@ impl Ledger {
         Ok(SealedBatch {
             store: self.store.clone(),
             envelopes,
+            new_subjects,
         })
     }
 
@@ -323,12 +335,13 @@ impl Ledger {
             .expect("keys of every owner in the batch were loaded")
     }
 
-    /// Subjects of every number in the batch, grouped by the aliases the payloads pair up.
+    /// Subjects of every number in the batch, grouped by the aliases the payloads pair up; the
+    /// new ones are returned to be written with the batch.
     async fn resolve_subjects(
         &mut self,
         envelopes: &[PreparedEnvelope],
         now: i64,
-    ) -> Result<(), LedgerError> {
+    ) -> Result<NewSubjects, LedgerError> {
         let mut seen: HashSet<PhoneNumber> = HashSet::new();
         let mut groups: Vec<Vec<PhoneNumber>> = Vec::new();
         for e in envelopes {
@@ -346,10 +359,11 @@ impl Ledger {
                 }
             }
         }
-        self.subjects
-            .resolve(self.store.as_ref(), &self.keyring, &groups, now)
+        let (_, new_subjects) = self
+            .subjects
+            .resolve_deferred(self.store.as_ref(), &self.keyring, &groups, now)
             .await?;
-        Ok(())
+        Ok(new_subjects)
     }
 
     fn subject_of(&self, field: &FieldValue) -> Option<SubjectId> {

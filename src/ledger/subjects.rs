@@ -2,13 +2,15 @@
 //! looked up through its HMAC blind index; a number never seen gets a new subject with a fresh
 //! random data key, wrapped into the key store before anything is sealed under it. Lookups and
 //! unwrapped keys are cached for the life of one ingest run, and resolved a batch at a time so a
-//! run of a million entries makes a handful of round trips per batch, not one per entry.
+//! run of a million entries makes a handful of round trips per batch, not one per entry. A batch's
+//! new subjects are written by the batch's own append (`resolve_deferred`), so sealing the next
+//! batch never waits for the ledger's write lock.
 
 use super::buckets::BUCKET_PREFIX;
 use super::LedgerError;
 use crate::crypto::{DataKey, Keyring};
 use crate::domain::{Digest, PhoneNumber, SubjectId};
-use crate::store::Store;
+use crate::store::{NewSubjects, Store};
 use std::collections::HashMap;
 
 /// The key-store owner of the key that seals values with no data subject.
@@ -24,8 +26,8 @@ pub struct Subjects {
 }
 
 impl Subjects {
-    /// Resolves each group of numbers (one person) to its subject, creating subjects for groups
-    /// never seen. The result is in the order of `groups`.
+    /// Resolves each group of numbers (one person) to its subject, creating (and binding at
+    /// once) subjects for groups never seen. The result is in the order of `groups`.
     pub async fn resolve(
         &mut self,
         store: &dyn Store,
@@ -33,6 +35,33 @@ impl Subjects {
         groups: &[Vec<PhoneNumber>],
         now: i64,
     ) -> Result<Vec<SubjectId>, LedgerError> {
+        let (digests, new_subjects) = self.resolve_deferred(store, keyring, groups, now).await?;
+        if !new_subjects.bindings.is_empty() {
+            // Another writer may have bound some digests first; its binding wins.
+            self.by_digest
+                .extend(store.bind_subjects(&new_subjects.bindings, now).await?);
+        }
+        Ok(digests
+            .iter()
+            .map(|g| {
+                self.by_digest
+                    .get(&g[0])
+                    .cloned()
+                    .expect("every digest was bound above")
+            })
+            .collect())
+    }
+
+    /// Like [`resolve`](Self::resolve), but new subjects are only made (their keys stored) and
+    /// cached: the caller writes them with the batch sealed for them ([`NewSubjects`]). Returns
+    /// each group's digests and the subjects to write.
+    pub async fn resolve_deferred(
+        &mut self,
+        store: &dyn Store,
+        keyring: &Keyring,
+        groups: &[Vec<PhoneNumber>],
+        now: i64,
+    ) -> Result<(Vec<Vec<Digest>>, NewSubjects), LedgerError> {
         self.trim();
         let digests: Vec<Vec<Digest>> = groups
             .iter()
@@ -53,16 +82,22 @@ impl Subjects {
             self.by_digest.extend(store.find_subjects(&unknown).await?);
         }
 
-        let mut bindings: Vec<(SubjectId, Vec<Digest>)> = Vec::new();
+        let mut new_subjects = NewSubjects {
+            created_at: now,
+            bindings: Vec::new(),
+        };
         let mut new_keys = Vec::new();
         for group in &digests {
             let known = group.iter().find_map(|d| self.by_digest.get(d)).cloned();
             let subject = known.clone().unwrap_or_default();
-            let unbound: Vec<Digest> = group
+            let mut unbound: Vec<Digest> = group
                 .iter()
                 .filter(|d| !self.by_digest.contains_key(*d))
                 .copied()
                 .collect();
+            // Two forms of a number can share a digest; each is bound once.
+            unbound.sort_unstable();
+            unbound.dedup();
             if known.is_none() {
                 let (key, wrapped) = keyring.new_data_key(subject.as_str());
                 new_keys.push((subject.as_str().to_string(), wrapped));
@@ -72,7 +107,7 @@ impl Subjects {
                 for d in &unbound {
                     self.by_digest.insert(*d, subject.clone());
                 }
-                bindings.push((subject, unbound));
+                new_subjects.bindings.push((subject, unbound));
             }
         }
         // Keys first: a subject must never be findable without a key to open its values.
@@ -81,20 +116,7 @@ impl Subjects {
                 .put_data_keys(&new_keys, &keyring.key_check(), now)
                 .await?;
         }
-        if !bindings.is_empty() {
-            // Another writer may have bound some digests first; its binding wins.
-            self.by_digest
-                .extend(store.bind_subjects(&bindings, now).await?);
-        }
-        Ok(digests
-            .iter()
-            .map(|g| {
-                self.by_digest
-                    .get(&g[0])
-                    .cloned()
-                    .expect("every digest was bound above")
-            })
-            .collect())
+        Ok((digests, new_subjects))
     }
 
     /// The subject a single number belongs to, if it was resolved in this run.

@@ -36,11 +36,11 @@ pub(super) struct LinkedRow<'a> {
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty) => {
         use crate::crypto::WrappedKey;
-        use crate::domain::{digest_key, ChainHead, Digest, EntryState, SubjectId};
+        use crate::domain::{digest_key, ChainHead, Digest, SubjectId};
         use crate::store::common::{push_list, LinkedRow, INSERT_CHUNK, IN_CHUNK};
-        use crate::store::rows::{CheckpointRow, EntryRow, ENTRY_COLUMNS, KEY_SCHEME_BUCKETED};
+        use crate::store::rows::{CheckpointRow, EntryRow, ENTRY_COLUMNS};
         use crate::store::{
-            AppendOutcome, Backend, Checkpoint, Linker, NewEnvelope, NewRecord, ScannedRecord, Store,
+            AppendOutcome, Backend, Checkpoint, Linker, NewEnvelope, NewRecord, NewSubjects, ScannedRecord, Store,
             StoreError, StoredEntry,
         };
         use sqlx::QueryBuilder;
@@ -104,49 +104,30 @@ macro_rules! impl_sql_store {
 
             async fn bind_subjects(&self, bindings: &[(SubjectId, Vec<Digest>)], now: i64) -> Result<Vec<(Digest, SubjectId)>, StoreError> {
                 let mut tx = self.ledger.begin().await?;
-                for chunk in bindings.chunks(INSERT_CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO subjects (id, created_at, key) ");
-                    qb.push_values(chunk, |mut b, (subject, _)| {
-                        b.push_bind(subject.as_str()).push_bind(now).push_bind(subject.index_key());
-                    });
-                    qb.push(" ON CONFLICT (id) DO NOTHING");
-                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *tx).await?;
-                }
-                let pairs: Vec<(&Digest, &SubjectId)> =
-                    bindings.iter().flat_map(|(s, ds)| ds.iter().map(move |d| (d, s))).collect();
-                for chunk in pairs.chunks(INSERT_CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO subject_index (digest, subject_id) ");
-                    qb.push_values(chunk, |mut b, (digest, subject)| {
-                        b.push_bind(digest.as_slice()).push_bind(subject.as_str());
-                    });
-                    qb.push(" ON CONFLICT (digest) DO NOTHING");
-                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *tx).await?;
-                }
+                Self::insert_subjects(&mut tx, bindings, now).await?;
                 // A subject that lost every race to another writer would be an orphan.
-                for (subject, _) in bindings {
-                    sqlx::query(
-                        "DELETE FROM subjects WHERE id = $1 \
-                         AND NOT EXISTS (SELECT 1 FROM subject_index WHERE subject_id = $1)",
-                    )
-                    .bind(subject.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                for chunk in bindings.chunks(IN_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new("DELETE FROM subjects WHERE id IN (");
+                    push_list(&mut qb, chunk.iter().map(|(s, _)| s.as_str()));
+                    qb.push(" AND NOT EXISTS (SELECT 1 FROM subject_index i WHERE i.subject_id = subjects.id)");
+                    qb.build().persistent(false).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
-                let digests: Vec<Digest> = pairs.iter().map(|(d, _)| **d).collect();
+                let digests: Vec<Digest> = bindings.iter().flat_map(|(_, ds)| ds.iter().copied()).collect();
                 self.find_subjects(&digests).await
             }
 
-            async fn append(&self, envelopes: &[NewEnvelope], link: &Linker) -> Result<AppendOutcome, StoreError> {
+            async fn append(&self, envelopes: &[NewEnvelope], new_subjects: &NewSubjects, link: &Linker) -> Result<AppendOutcome, StoreError> {
                 let mut tx = self.ledger.begin().await?;
                 let head = Self::lock_head(&mut tx).await?;
-                let mut seen: HashSet<Digest> = HashSet::new();
-                for chunk in envelopes.chunks(IN_CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new("SELECT digest FROM envelopes WHERE digest IN (");
-                    push_list(&mut qb, chunk.iter().map(|e| e.digest.as_slice()));
-                    let rows: Vec<(Vec<u8>,)> = qb.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
-                    seen.extend(rows.into_iter().filter_map(|(d,)| Digest::try_from(d.as_slice()).ok()));
+                let bound = Self::insert_subjects(&mut tx, &new_subjects.bindings, new_subjects.created_at).await?;
+                if bound < new_subjects.bindings.iter().map(|(_, ds)| ds.len()).sum::<usize>() {
+                    // Another writer bound one of these numbers first: the batch was sealed for a
+                    // subject that will not exist. Nothing is written; the caller seals it again.
+                    return Err(StoreError::SubjectForgotten);
                 }
+                let digests: Vec<&[u8]> = envelopes.iter().map(|e| e.digest.as_slice()).collect();
+                let mut seen: HashSet<Digest> = Self::recorded_envelopes(&mut tx, &digests).await?;
                 let mut outcome = AppendOutcome::default();
                 let mut fresh: Vec<&NewEnvelope> = Vec::new();
                 for envelope in envelopes {
@@ -272,6 +253,10 @@ macro_rules! impl_sql_store {
                 Ok(row.map(CheckpointRow::into_checkpoint).transpose()?)
             }
 
+            async fn fold_wal(&self) -> Result<(), StoreError> {
+                self.fold_wal_files().await
+            }
+
             async fn close(&self) {
                 self.before_close().await;
                 self.ledger.close().await;
@@ -282,10 +267,35 @@ macro_rules! impl_sql_store {
         impl $store {
             /// Takes the writer's lock on the chain head and reads it. Concurrent appenders queue
             /// here instead of forking the chain (a row lock on PostgreSQL, the write lock on SQLite).
+            /// Creates subjects and binds their digests; digests already bound keep their binding.
+            /// Returns how many digests were bound here.
+            async fn insert_subjects(tx: &mut sqlx::Transaction<'_, $db>, bindings: &[(SubjectId, Vec<Digest>)], now: i64) -> Result<usize, StoreError> {
+                for chunk in bindings.chunks(INSERT_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO subjects (id, created_at, key) ");
+                    qb.push_values(chunk, |mut b, (subject, _)| {
+                        b.push_bind(subject.as_str()).push_bind(now).push_bind(subject.index_key());
+                    });
+                    qb.push(" ON CONFLICT (id) DO NOTHING");
+                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut **tx).await?;
+                }
+                let pairs: Vec<(&Digest, &SubjectId)> =
+                    bindings.iter().flat_map(|(s, ds)| ds.iter().map(move |d| (d, s))).collect();
+                let mut bound = 0;
+                for chunk in pairs.chunks(INSERT_CHUNK) {
+                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO subject_index (digest, subject_id) ");
+                    qb.push_values(chunk, |mut b, (digest, subject)| {
+                        b.push_bind(digest.as_slice()).push_bind(subject.as_str());
+                    });
+                    qb.push(" ON CONFLICT (digest) DO NOTHING");
+                    bound += qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut **tx).await?.rows_affected() as usize;
+                }
+                Ok(bound)
+            }
+
             async fn lock_head(tx: &mut sqlx::Transaction<'_, $db>) -> Result<ChainHead, StoreError> {
-                sqlx::query("UPDATE chain_head SET seq = seq WHERE id = 1").execute(&mut **tx).await?;
-                let (seq, hash): (i64, Vec<u8>) =
-                    sqlx::query_as("SELECT seq, hash FROM chain_head WHERE id = 1").fetch_one(&mut **tx).await?;
+                let (seq, hash): (i64, Vec<u8>) = sqlx::query_as("UPDATE chain_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+                    .fetch_one(&mut **tx)
+                    .await?;
                 let hash = hash.as_slice().try_into().map_err(|_| StoreError::Corrupt("the chain head hash is not 32 bytes".into()))?;
                 Ok(ChainHead { seq, hash })
             }
@@ -299,13 +309,8 @@ macro_rules! impl_sql_store {
                     .collect();
                 subjects.sort_unstable();
                 subjects.dedup();
-                for chunk in subjects.chunks(IN_CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new("SELECT count(*) FROM subjects WHERE id IN (");
-                    push_list(&mut qb, chunk.iter().copied());
-                    let (found,): (i64,) = qb.build_query_as().persistent(false).fetch_one(&mut **tx).await?;
-                    if found as usize != chunk.len() {
-                        return Err(StoreError::SubjectForgotten);
-                    }
+                if Self::count_subjects(tx, &subjects).await? != subjects.len() {
+                    return Err(StoreError::SubjectForgotten);
                 }
                 Ok(())
             }
@@ -326,48 +331,9 @@ macro_rules! impl_sql_store {
                     rows.push(LinkedRow { seq, body: &record.body, prev_hash: prev, hash, content: record.content.as_ref() });
                     prev = hash;
                 }
-                for chunk in rows.chunks(INSERT_CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO chain (seq, entry_id, kind, message_digest, message_key, direction, field, \
-                         category, occurred_at, recorded_at, content_digest, detail, prev_hash, hash) ",
-                    );
-                    qb.push_values(chunk, |mut b, r| {
-                        b.push_bind(r.seq)
-                            .push_bind(r.body.entry_id.as_bytes().as_slice())
-                            .push_bind(r.body.kind.as_ref())
-                            .push_bind(r.body.message_digest.as_ref().map(|d| d.as_slice()))
-                            .push_bind(r.body.message_digest.as_ref().map(digest_key))
-                            .push_bind(r.body.direction.map(<&'static str>::from))
-                            .push_bind(r.body.field.map(<&'static str>::from))
-                            .push_bind(r.body.category.map(<&'static str>::from))
-                            .push_bind(r.body.occurred_at)
-                            .push_bind(r.body.recorded_at)
-                            .push_bind(r.body.content_digest.as_ref().map(|d| d.as_slice()))
-                            .push_bind(r.body.detail.as_deref())
-                            .push_bind(r.prev_hash.as_slice())
-                            .push_bind(r.hash.as_slice());
-                    });
-                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut **tx).await?;
-                }
+                Self::insert_chain_rows(tx, &rows).await?;
                 let with_content: Vec<&LinkedRow<'_>> = rows.iter().filter(|r| r.content.is_some()).collect();
-                for chunk in with_content.chunks(INSERT_CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO content (seq, subject_id, subject_key, state, sealed, field, occurred_at, key_scheme, direction) ",
-                    );
-                    qb.push_values(chunk, |mut b, r| {
-                        let content = r.content.expect("filtered to rows with content");
-                        b.push_bind(r.seq)
-                            .push_bind(content.subject.as_ref().map(|s| s.as_str()))
-                            .push_bind(content.subject.as_ref().map(SubjectId::index_key))
-                            .push_bind(<&'static str>::from(EntryState::Held))
-                            .push_bind(content.sealed.as_slice())
-                            .push_bind(r.body.field.map(<&'static str>::from))
-                            .push_bind(r.body.occurred_at)
-                            .push_bind(KEY_SCHEME_BUCKETED)
-                            .push_bind(r.body.direction.map(<&'static str>::from));
-                    });
-                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut **tx).await?;
-                }
+                Self::insert_content_rows(tx, &with_content).await?;
                 // The daily rollup reports read: values recorded per day, field kind and direction.
                 let mut days: std::collections::BTreeMap<(i64, &'static str, &'static str), i64> = Default::default();
                 for r in &with_content {

@@ -4,6 +4,7 @@
 //! store (wrapped data keys), kept apart so that a copy of the ledger never carries the keys that
 //! open it. Times are integer Unix seconds on both backends.
 
+mod append_rows;
 mod common;
 mod erasure;
 mod erasure_sql;
@@ -51,6 +52,14 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+/// Subjects created while a batch was sealed, with the blind-index digests that find them; they
+/// are written with the batch, so sealing never takes the ledger's write lock.
+#[derive(Debug, Default, Clone)]
+pub struct NewSubjects {
+    pub created_at: i64,
+    pub bindings: Vec<(SubjectId, Vec<Digest>)>,
 }
 
 /// Computes a record's chain hash from its position, the previous hash and its body.
@@ -155,10 +164,14 @@ pub trait Store:
         now: i64,
     ) -> Result<Vec<(Digest, SubjectId)>, StoreError>;
 
-    /// Appends envelopes to the chain in one transaction; duplicates are skipped.
+    /// Appends envelopes to the chain in one transaction; duplicates are skipped. The subjects in
+    /// `new_subjects` (made while the batch was sealed) are created and bound in the same
+    /// transaction; if another writer bound one of their digests first, nothing is written and
+    /// the error is [`StoreError::SubjectForgotten`] (seal the batch again).
     async fn append(
         &self,
         envelopes: &[NewEnvelope],
+        new_subjects: &NewSubjects,
         link: &Linker,
     ) -> Result<AppendOutcome, StoreError>;
     /// Appends one record that is not a field value, in a transaction of its own.
@@ -192,6 +205,10 @@ pub trait Store:
 
     /// Closes both pools, flushing SQLite's WAL.
     async fn close(&self);
+    /// Copies committed pages from SQLite's write-ahead logs into the database files without
+    /// waiting for anyone (a passive checkpoint), so a long-running writer's commits do not pay
+    /// for it. Nothing to do on PostgreSQL.
+    async fn fold_wal(&self) -> Result<(), StoreError>;
 }
 
 /// Opens (creating and migrating when missing) the ledger and key store at these URLs.

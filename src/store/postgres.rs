@@ -5,8 +5,9 @@
 use super::common::impl_sql_store;
 use super::DatabaseUrl;
 use sqlx::migrate::MigrateDatabase;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
+use std::str::FromStr;
 
 /// The ledger and key store as two PostgreSQL databases.
 pub struct PgStore {
@@ -17,7 +18,7 @@ pub struct PgStore {
 impl PgStore {
     const BACKEND: Backend = Backend::Postgres;
     /// The server keeps the plan; re-parsing 14,000-parameter INSERTs each batch was the cost.
-    const CACHE_FULL_CHUNKS: bool = true;
+    pub(super) const CACHE_FULL_CHUNKS: bool = true;
     const ANALYZE_CONTENT: &'static str = "ANALYZE content";
 
     /// Connects to both databases, creating and migrating them when missing.
@@ -39,6 +40,10 @@ impl PgStore {
     }
 
     async fn before_close(&self) {}
+
+    async fn fold_wal_files(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// Vacuums the key table so destroyed keys leave no dead tuples behind. (Ciphertext in dead
     /// ledger tuples is unreadable once its key is gone; the ledger is left to autovacuum.)
@@ -75,9 +80,18 @@ async fn open(url: &DatabaseUrl) -> Result<PgPool, StoreError> {
             }
         }
     }
+    // Statements are prepared once per connection, when the tables may still be empty; a generic
+    // plan made then (a sequential scan) would stay as they grow. Plan each execution instead:
+    // the statements are small, and planning them is cheaper than one wrong scan.
+    let options = PgConnectOptions::from_str(url.expose())
+        .map_err(connect_error)?
+        .options([("plan_cache_mode", "force_custom_plan")]);
     PgPoolOptions::new()
         .max_connections(8)
-        .connect(url.expose())
+        // A broken connection fails its statement and is dropped; a ping before every use
+        // would add a round trip to every transaction.
+        .test_before_acquire(false)
+        .connect_with(options)
         .await
         .map_err(connect_error)
 }

@@ -10,9 +10,11 @@ use std::time::Duration;
 
 /// Performance settings, measured on the ingest bench: statement journals of multi-row INSERTs
 /// went to temporary files. (A larger page cache gained 5% at 1M entries but cost 20-40 MB per
-/// connection, breaking the flat-memory budget, so it stays at SQLite's 2 MB.) Public so the
-/// bench's floor uses the same settings.
-pub const TUNING: &[(&str, &str)] = &[("temp_store", "memory")];
+/// connection, breaking the flat-memory budget, so it stays at SQLite's 2 MB.) The automatic
+/// checkpoint waits for 4,000 WAL pages (16 MB) rather than 1,000: `serve` folds the WAL itself
+/// off the writer's path, and many small webhook commits would otherwise each pay for one.
+/// Public so the bench's floor uses the same settings.
+pub const TUNING: &[(&str, &str)] = &[("temp_store", "memory"), ("wal_autocheckpoint", "4000")];
 
 /// The ledger and key store as two SQLite files.
 pub struct SqliteStore {
@@ -23,7 +25,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     const BACKEND: Backend = Backend::Sqlite;
     /// Cached multi-row statements cost SQLite megabytes each (measured: +40 MB at 1M entries).
-    const CACHE_FULL_CHUNKS: bool = false;
+    pub(super) const CACHE_FULL_CHUNKS: bool = false;
     const ANALYZE_CONTENT: &'static str = "PRAGMA optimize";
 
     /// Opens both files, creating and migrating them when missing.
@@ -67,6 +69,15 @@ impl SqliteStore {
         Ok(())
     }
 
+    async fn fold_wal_files(&self) -> Result<(), StoreError> {
+        for pool in [&self.ledger, &self.keys] {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Folds the WAL back into the main files so it keeps no stale pages.
     async fn before_close(&self) {
         for pool in [&self.ledger, &self.keys] {
@@ -101,6 +112,9 @@ async fn open(url: &DatabaseUrl) -> Result<SqlitePool, StoreError> {
         .fold(options, |o, (name, value)| o.pragma(*name, *value));
     SqlitePoolOptions::new()
         .max_connections(4)
+        // An in-process file does not go away; a ping before every use would add a round trip
+        // through the connection's worker thread to every transaction.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(connect_error)
