@@ -20,9 +20,10 @@
 //! `--diagnose` adds, per backend and on fresh databases: the handler's CPU work per webhook;
 //! `Ledger::record` in-process at transaction sizes from 1 to 1,000 (what a group commit of a
 //! given batch size can reach at best, and what it costs); the service's `Committer` in-process
-//! under C callers, without HTTP; a prototype of a pipelined committer; and, on PostgreSQL, how
-//! the tables were scanned. `--pg-analyze-every` runs `ANALYZE` on the service's databases during
-//! the load (does the planner's view of the growing tables matter?).
+//! (pipelined: the next batch is sealed while the previous one is appended) under C callers,
+//! without HTTP; and, on PostgreSQL, how the tables were scanned. `--pg-analyze-every` runs
+//! `ANALYZE` on the service's databases during the load (does the planner's view of the growing
+//! tables matter?).
 
 #[path = "../support.rs"]
 #[allow(dead_code)] // `peak_kb` is for the other benches
@@ -933,137 +934,6 @@ async fn diagnose(
         batches.mean(),
         batches.describe()
     );
-
-    // The suggested fix, prototyped here: seal the next batch while the previous one appends.
-    for (balanced, what) in [
-        (false, "sealing whatever is queued"),
-        (true, "a batch at least as large as the one appending"),
-    ] {
-        let pipelined_db = db(format!("pipelined{}", u8::from(balanced)));
-        let ledger = pipelined_db.ledger().await;
-        let (recorded, secs, sizes) =
-            pipelined_committer(ledger, lines.clone(), concurrency, balanced).await;
-        pipelined_db.drop_pg().await;
-        let singles = sizes.iter().filter(|n| **n == 1).count();
-        println!(
-            "{backend}: diagnose: prototype pipelined committer ({what}), in-process, \
-             {concurrency} callers, no HTTP: {:.0} envelopes/s ({recorded} in {secs:.2}s); \
-             {} transactions, {:.1} envelopes each on average, {singles} of one envelope",
-            recorded as f64 / secs,
-            sizes.len(),
-            sizes.iter().sum::<usize>() as f64 / sizes.len().max(1) as f64
-        );
-    }
-}
-
-/// Answers the callers of an appended batch (`true`: recorded, `false`: a duplicate).
-type Reply = tokio::sync::oneshot::Sender<bool>;
-type Appending =
-    tokio::task::JoinHandle<Result<waledger::store::AppendOutcome, waledger::ledger::LedgerError>>;
-
-fn answer(outcome: <Appending as std::future::Future>::Output, replies: Vec<Reply>) {
-    let outcome = outcome
-        .expect("the append task does not panic")
-        .expect("the append commits");
-    for (reply, fresh) in replies.into_iter().zip(outcome.fresh) {
-        let _ = reply.send(fresh);
-    }
-}
-
-/// A prototype of the fix the diagnosis points to, built here from the ledger's public API (the
-/// product is not changed): the service's group commit, except that the writer seals the next
-/// batch while the previous one is being appended (as `Ingestor` does). Each caller is still
-/// answered only once the transaction holding its envelope has committed. With `balanced`, a
-/// batch waits (at most until the append in flight ends) to be at least as large as the batch in
-/// flight, so that the callers split into two equal halves instead of a large batch and a
-/// trickle; without it, whatever is queued is sealed at once.
-async fn pipelined_committer(
-    mut ledger: waledger::ledger::Ledger,
-    lines: Arc<Vec<String>>,
-    concurrency: usize,
-    balanced: bool,
-) -> (usize, f64, Vec<usize>) {
-    use tokio::sync::{mpsc, oneshot};
-    let (jobs, mut rx) = mpsc::channel::<(waledger::ledger::PreparedEnvelope, Reply)>(8_192);
-    let writer = tokio::spawn(async move {
-        let mut sizes = Vec::new();
-        let mut pending = Vec::new();
-        let mut in_flight: Option<(Appending, Vec<Reply>)> = None;
-        let mut closed = false;
-        loop {
-            while pending.len() < 1_000 {
-                match rx.try_recv() {
-                    Ok(job) => pending.push(job),
-                    Err(mpsc::error::TryRecvError::Disconnected) => {
-                        closed = true;
-                        break;
-                    }
-                    Err(mpsc::error::TryRecvError::Empty) => break,
-                }
-            }
-            let appending = in_flight.as_ref().map_or(0, |(_, replies)| replies.len());
-            let ready = !pending.is_empty()
-                && (in_flight.is_none() || !balanced || pending.len() >= appending);
-            if ready {
-                let (envelopes, replies): (Vec<_>, Vec<_>) =
-                    std::mem::take(&mut pending).into_iter().unzip();
-                sizes.push(envelopes.len());
-                let sealed = ledger
-                    .seal(&envelopes, waledger::clock::now())
-                    .await
-                    .unwrap();
-                if let Some((append, earlier)) = in_flight.take() {
-                    answer(append.await, earlier);
-                }
-                in_flight = Some((tokio::spawn(sealed.append()), replies));
-                continue;
-            }
-            match in_flight.as_mut() {
-                Some((append, _)) if closed => {
-                    let outcome = append.await;
-                    answer(outcome, in_flight.take().unwrap().1);
-                }
-                Some((append, _)) => tokio::select! {
-                    job = rx.recv() => match job {
-                        Some(job) => pending.push(job),
-                        None => closed = true,
-                    },
-                    outcome = append => answer(outcome, in_flight.take().unwrap().1),
-                },
-                None if closed => break,
-                None => match rx.recv().await {
-                    Some(job) => pending.push(job),
-                    None => closed = true,
-                },
-            }
-        }
-        ledger.store().close().await;
-        sizes
-    });
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let callers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (jobs, next, lines) = (jobs.clone(), next.clone(), lines.clone());
-            tokio::spawn(async move {
-                let mut recorded = 0usize;
-                while let Some(line) = lines.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let envelope = waledger::ingest::prepare(line, None).unwrap();
-                    let (reply, answer) = oneshot::channel();
-                    jobs.send((envelope, reply)).await.unwrap();
-                    recorded += usize::from(answer.await.unwrap());
-                }
-                recorded
-            })
-        })
-        .collect();
-    drop(jobs);
-    let mut recorded = 0;
-    for caller in callers {
-        recorded += caller.await.unwrap();
-    }
-    let secs = started.elapsed().as_secs_f64();
-    (recorded, secs, writer.await.unwrap())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1291,6 +1291,30 @@ async fn a_send_its_status_an_erasure_and_the_report_end_to_end() {
             db.name
         );
 
+        // A later status for the same number: the service's writer still has the erased subject
+        // (whose key is gone) cached, and must record it under a fresh subject, readable.
+        let later = status_webhook(&wamid, "16505551234", "read");
+        let reply = api.signed(&later).await;
+        reply.expect(200);
+        assert_eq!(
+            reply.json()["recorded"],
+            true,
+            "{}: {}",
+            db.name,
+            reply.body
+        );
+        let shown = cli_json(&db, &["show", "--message", &wamid]);
+        let read = shown["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["field"] == "recipient_phone" && e["state"] == "held");
+        assert!(
+            read.is_some_and(|e| e["value"].as_str().is_some()),
+            "{}: the later status's number is held and readable: {shown}",
+            db.name
+        );
+
         // The DPO's report, through the end of today (by default it ends now, and what was
         // recorded in this very second would fall outside it).
         let today = waledger::clock::now().date_naive();

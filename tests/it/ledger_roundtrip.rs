@@ -143,6 +143,54 @@ async fn values_round_trip_per_occurrence_and_by_subject() {
     }
 }
 
+/// A batch's new subjects are written by its own append. When another writer binds the same
+/// number first (between this batch's seal and its append), the append writes nothing and says
+/// so; recorded again, the batch joins the winner's subject, and the number has one subject.
+#[tokio::test]
+async fn a_number_bound_by_another_writer_between_seal_and_append_is_sealed_again() {
+    for db in backends() {
+        let master = MasterKey::generate();
+        let mut slow = db.ledger(&master).await;
+        let mut fast = db.ledger(&master).await;
+        let batch = [template_send("slow", "wamid.SLOW")];
+        let sealed = slow.seal(&batch, now()).await.unwrap();
+        fast.record(&[template_send("fast", "wamid.FAST")], now())
+            .await
+            .unwrap();
+        let head = slow.store().head().await.unwrap().seq;
+        let lost = sealed.append().await;
+        assert!(
+            matches!(
+                lost,
+                Err(waledger::ledger::LedgerError::Store(
+                    waledger::store::StoreError::SubjectForgotten
+                ))
+            ),
+            "{}: {lost:?}",
+            db.name
+        );
+        assert_eq!(
+            slow.store().head().await.unwrap().seq,
+            head,
+            "{}: the losing append wrote nothing",
+            db.name
+        );
+        slow.forget_cached_subjects();
+        let outcome = slow.record(&batch, now()).await.unwrap();
+        assert_eq!(outcome.accepted, 1, "{}", db.name);
+        let exported = slow
+            .export_subject(&PhoneNumber::parse("447700900123").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(exported.len(), 8, "{}: both sends, one subject", db.name);
+        assert!(
+            exported.iter().all(|e| e.value.is_some()),
+            "{}: every value opens",
+            db.name
+        );
+    }
+}
+
 #[tokio::test]
 async fn duplicates_are_counted_not_recorded() {
     for db in backends() {
