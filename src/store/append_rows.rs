@@ -1,12 +1,13 @@
 //! The hot statements of an append, written per backend: SQLite takes multi-row `VALUES` lists
 //! and `IN (…)` lists (cheap to prepare in process); PostgreSQL takes one array per column
 //! (`UNNEST`, `= ANY`), so each statement has one text whatever the batch size and the server
-//! parses and plans it once per connection instead of once per batch.
+//! parses and plans it once per connection instead of once per batch. On SQLite a webhook-sized
+//! append's writes go to the connection's worker thread as one multi-statement round trip.
 
-use super::common::{push_list, LinkedRow, INSERT_CHUNK, IN_CHUNK};
+use super::common::{push_list, FlowDay, LinkedRow, LinkedWrites, INSERT_CHUNK, IN_CHUNK};
 use super::rows::KEY_SCHEME_BUCKETED;
-use super::{PgStore, SqliteStore, StoreError};
-use crate::domain::{digest_key, Digest, EntryState, SubjectId};
+use super::{NewEnvelope, PgStore, SqliteStore, StoreError};
+use crate::domain::{digest_key, ChainHead, Digest, EntryState, SubjectId};
 use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
 use std::collections::HashSet;
 
@@ -61,70 +62,219 @@ impl SqliteStore {
         Ok(found)
     }
 
-    pub(super) async fn insert_chain_rows(
+    /// Writes an append's rows. A batch of webhook size goes in one round trip to the
+    /// connection's worker thread (the statements joined, `?` placeholders numbered per
+    /// statement), since under load each round trip costs as much as a statement; a large batch
+    /// goes statement by statement in chunks under SQLite's bound-parameter limit.
+    pub(super) async fn write_linked(
         tx: &mut Transaction<'_, Sqlite>,
-        rows: &[LinkedRow<'_>],
+        w: &LinkedWrites<'_>,
     ) -> Result<(), StoreError> {
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            let mut qb =
-                QueryBuilder::<Sqlite>::new(format!("INSERT INTO chain ({CHAIN_COLUMNS}) "));
-            qb.push_values(chunk, |mut b, r| {
-                b.push_bind(r.seq)
-                    .push_bind(r.body.entry_id.as_bytes().as_slice())
-                    .push_bind(r.body.kind.as_ref())
-                    .push_bind(r.body.message_digest.as_ref().map(|d| d.as_slice()))
-                    .push_bind(r.body.message_digest.as_ref().map(digest_key))
-                    .push_bind(r.body.direction.map(<&'static str>::from))
-                    .push_bind(r.body.field.map(<&'static str>::from))
-                    .push_bind(r.body.category.map(<&'static str>::from))
-                    .push_bind(r.body.occurred_at)
-                    .push_bind(r.body.recorded_at)
-                    .push_bind(r.body.content_digest.as_ref().map(|d| d.as_slice()))
-                    .push_bind(r.body.detail.as_deref())
-                    .push_bind(r.prev_hash.as_slice())
-                    .push_bind(r.hash.as_slice());
-            });
+        let params = w.rows.len() * 14
+            + w.with_content.len() * 9
+            + w.days.len() * 4
+            + w.envelopes.len() * 3
+            + 2;
+        if params <= ONE_ROUND_TRIP_PARAMS {
+            let mut qb = QueryBuilder::<Sqlite>::new("");
+            push_chain(&mut qb, w.rows);
+            push_content(&mut qb, w.with_content);
+            push_days(&mut qb, w.days);
+            push_envelopes(&mut qb, w.envelopes, w.recorded_at);
+            push_head(&mut qb, w.head);
+            qb.build().persistent(false).execute(&mut **tx).await?;
+            return Ok(());
+        }
+        let full = |n: usize| Self::CACHE_FULL_CHUNKS && n == INSERT_CHUNK;
+        for chunk in w.rows.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new("");
+            push_chain(&mut qb, chunk);
             qb.build()
-                .persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK)
+                .persistent(full(chunk.len()))
                 .execute(&mut **tx)
                 .await?;
         }
-        Ok(())
-    }
-
-    pub(super) async fn insert_content_rows(
-        tx: &mut Transaction<'_, Sqlite>,
-        rows: &[&LinkedRow<'_>],
-    ) -> Result<(), StoreError> {
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            let mut qb =
-                QueryBuilder::<Sqlite>::new(format!("INSERT INTO content ({CONTENT_COLUMNS}) "));
-            qb.push_values(chunk, |mut b, r| {
-                let content = r.content.expect("rows with content only");
-                b.push_bind(r.seq)
-                    .push_bind(content.subject.as_ref().map(|s| s.as_str()))
-                    .push_bind(content.subject.as_ref().map(SubjectId::index_key))
-                    .push_bind(<&'static str>::from(EntryState::Held))
-                    .push_bind(content.sealed.as_slice())
-                    .push_bind(r.body.field.map(<&'static str>::from))
-                    .push_bind(r.body.occurred_at)
-                    .push_bind(KEY_SCHEME_BUCKETED)
-                    .push_bind(r.body.direction.map(<&'static str>::from));
-            });
+        for chunk in w.with_content.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new("");
+            push_content(&mut qb, chunk);
             qb.build()
-                .persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK)
+                .persistent(full(chunk.len()))
                 .execute(&mut **tx)
                 .await?;
         }
+        for chunk in w.days.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new("");
+            push_days(&mut qb, chunk);
+            qb.build().persistent(false).execute(&mut **tx).await?;
+        }
+        for chunk in w.envelopes.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new("");
+            push_envelopes(&mut qb, chunk, w.recorded_at);
+            qb.build()
+                .persistent(full(chunk.len()))
+                .execute(&mut **tx)
+                .await?;
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new("");
+        push_head(&mut qb, w.head);
+        qb.build().persistent(false).execute(&mut **tx).await?;
         Ok(())
     }
 }
+
+/// Bound parameters up to which an append's writes go as one multi-statement round trip (a
+/// webhook batch of 64 envelopes with 5 values each is about 7,500).
+const ONE_ROUND_TRIP_PARAMS: usize = 12_000;
+
+/// Starts the next statement of a (possibly multi-statement) builder.
+fn next_statement(qb: &mut QueryBuilder<'_, Sqlite>) {
+    if !qb.sql().is_empty() {
+        qb.push("; ");
+    }
+}
+
+fn push_chain<'a>(qb: &mut QueryBuilder<'a, Sqlite>, rows: &'a [LinkedRow<'a>]) {
+    if rows.is_empty() {
+        return;
+    }
+    next_statement(qb);
+    qb.push(format!("INSERT INTO chain ({CHAIN_COLUMNS}) "));
+    qb.push_values(rows, |mut b, r| {
+        b.push_bind(r.seq)
+            .push_bind(r.body.entry_id.as_bytes().as_slice())
+            .push_bind(r.body.kind.as_ref())
+            .push_bind(r.body.message_digest.as_ref().map(|d| d.as_slice()))
+            .push_bind(r.body.message_digest.as_ref().map(digest_key))
+            .push_bind(r.body.direction.map(<&'static str>::from))
+            .push_bind(r.body.field.map(<&'static str>::from))
+            .push_bind(r.body.category.map(<&'static str>::from))
+            .push_bind(r.body.occurred_at)
+            .push_bind(r.body.recorded_at)
+            .push_bind(r.body.content_digest.as_ref().map(|d| d.as_slice()))
+            .push_bind(r.body.detail.as_deref())
+            .push_bind(r.prev_hash.as_slice())
+            .push_bind(r.hash.as_slice());
+    });
+}
+
+fn push_content<'a>(qb: &mut QueryBuilder<'a, Sqlite>, rows: &'a [&'a LinkedRow<'a>]) {
+    if rows.is_empty() {
+        return;
+    }
+    next_statement(qb);
+    qb.push(format!("INSERT INTO content ({CONTENT_COLUMNS}) "));
+    qb.push_values(rows, |mut b, r| {
+        let content = content_of(r);
+        b.push_bind(r.seq)
+            .push_bind(content.subject.as_ref().map(|s| s.as_str()))
+            .push_bind(content.subject.as_ref().map(SubjectId::index_key))
+            .push_bind(<&'static str>::from(EntryState::Held))
+            .push_bind(content.sealed.as_slice())
+            .push_bind(r.body.field.map(<&'static str>::from))
+            .push_bind(r.body.occurred_at)
+            .push_bind(KEY_SCHEME_BUCKETED)
+            .push_bind(r.body.direction.map(<&'static str>::from));
+    });
+}
+
+fn push_days<'a>(qb: &mut QueryBuilder<'a, Sqlite>, days: &'a [FlowDay]) {
+    if days.is_empty() {
+        return;
+    }
+    next_statement(qb);
+    qb.push(FLOW_DAYS_INSERT);
+    qb.push_values(days, |mut b, ((day, field, direction), n)| {
+        b.push_bind(*day)
+            .push_bind(*field)
+            .push_bind(*direction)
+            .push_bind(*n);
+    });
+    qb.push(FLOW_DAYS_UPSERT);
+}
+
+fn push_envelopes<'a>(
+    qb: &mut QueryBuilder<'a, Sqlite>,
+    envelopes: &'a [&'a NewEnvelope],
+    recorded_at: i64,
+) {
+    if envelopes.is_empty() {
+        return;
+    }
+    next_statement(qb);
+    qb.push(ENVELOPES_INSERT);
+    qb.push_values(envelopes, |mut b, e| {
+        b.push_bind(e.digest.as_slice())
+            .push_bind(e.subject.as_ref().map(|s| s.as_str()))
+            .push_bind(recorded_at);
+    });
+}
+
+fn push_head<'a>(qb: &mut QueryBuilder<'a, Sqlite>, head: &'a ChainHead) {
+    next_statement(qb);
+    qb.push("UPDATE chain_head SET seq = ")
+        .push_bind(head.seq)
+        .push(", hash = ")
+        .push_bind(head.hash.as_slice())
+        .push(" WHERE id = 1");
+}
+
+const FLOW_DAYS_INSERT: &str = "INSERT INTO flow_days (day, field, direction, recorded) ";
+const FLOW_DAYS_UPSERT: &str = " ON CONFLICT (day, field, direction) DO UPDATE SET recorded = \
+                                flow_days.recorded + excluded.recorded";
+const ENVELOPES_INSERT: &str = "INSERT INTO envelopes (digest, subject_id, recorded_at) ";
 
 fn content_of<'a>(row: &LinkedRow<'a>) -> &'a super::SealedContent {
     row.content.expect("rows with content only")
 }
 
 impl PgStore {
+    /// Writes an append's rows: one array statement per table, then the rollup and the head.
+    pub(super) async fn write_linked(
+        tx: &mut Transaction<'_, Postgres>,
+        w: &LinkedWrites<'_>,
+    ) -> Result<(), StoreError> {
+        Self::insert_chain_rows(tx, w.rows).await?;
+        Self::insert_content_rows(tx, w.with_content).await?;
+        for chunk in w.days.chunks(INSERT_CHUNK) {
+            let mut qb = QueryBuilder::<Postgres>::new(FLOW_DAYS_INSERT);
+            qb.push_values(chunk, |mut b, ((day, field, direction), n)| {
+                b.push_bind(*day)
+                    .push_bind(*field)
+                    .push_bind(*direction)
+                    .push_bind(*n);
+            });
+            qb.push(FLOW_DAYS_UPSERT);
+            qb.build().persistent(false).execute(&mut **tx).await?;
+        }
+        if !w.envelopes.is_empty() {
+            sqlx::query(
+                "INSERT INTO envelopes (digest, subject_id, recorded_at) \
+                 SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::bigint[])",
+            )
+            .bind(
+                w.envelopes
+                    .iter()
+                    .map(|e| e.digest.to_vec())
+                    .collect::<Vec<Vec<u8>>>(),
+            )
+            .bind(
+                w.envelopes
+                    .iter()
+                    .map(|e| e.subject.as_ref().map(|s| s.as_str()))
+                    .collect::<Vec<Option<&str>>>(),
+            )
+            .bind(vec![w.recorded_at; w.envelopes.len()])
+            .execute(&mut **tx)
+            .await?;
+        }
+        sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(w.head.seq)
+            .bind(w.head.hash.as_slice())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     /// Which of these envelope digests are recorded already.
     pub(super) async fn recorded_envelopes(
         tx: &mut Transaction<'_, Postgres>,
@@ -149,7 +299,7 @@ impl PgStore {
         Ok(n as usize)
     }
 
-    pub(super) async fn insert_chain_rows(
+    async fn insert_chain_rows(
         tx: &mut Transaction<'_, Postgres>,
         rows: &[LinkedRow<'_>],
     ) -> Result<(), StoreError> {
@@ -205,7 +355,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn insert_content_rows(
+    async fn insert_content_rows(
         tx: &mut Transaction<'_, Postgres>,
         rows: &[&LinkedRow<'_>],
     ) -> Result<(), StoreError> {

@@ -33,11 +33,24 @@ pub(super) struct LinkedRow<'a> {
     pub content: Option<&'a super::SealedContent>,
 }
 
+/// A day's count of values recorded per field kind and direction: `((day, field, direction), n)`.
+pub(super) type FlowDay = ((i64, &'static str, &'static str), i64);
+
+/// Everything one append writes after linking, handed to the backend's `write_linked`.
+pub(super) struct LinkedWrites<'a> {
+    pub rows: &'a [LinkedRow<'a>],
+    pub with_content: &'a [&'a LinkedRow<'a>],
+    pub days: &'a [FlowDay],
+    pub head: &'a crate::domain::ChainHead,
+    pub envelopes: &'a [&'a super::NewEnvelope],
+    pub recorded_at: i64,
+}
+
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty) => {
         use crate::crypto::WrappedKey;
         use crate::domain::{digest_key, ChainHead, Digest, SubjectId};
-        use crate::store::common::{push_list, LinkedRow, INSERT_CHUNK, IN_CHUNK};
+        use crate::store::common::{push_list, LinkedRow, LinkedWrites, INSERT_CHUNK, IN_CHUNK};
         use crate::store::rows::{CheckpointRow, EntryRow, ENTRY_COLUMNS};
         use crate::store::{
             AppendOutcome, Backend, Checkpoint, Linker, NewEnvelope, NewRecord, NewSubjects, ScannedRecord, Store,
@@ -143,17 +156,7 @@ macro_rules! impl_sql_store {
                 let records: Vec<&NewRecord> = fresh.iter().flat_map(|e| e.records.iter()).collect();
                 Self::check_subjects_exist(&mut tx, &records).await?;
                 outcome.entries = records.len() as u64;
-                let new_head = Self::insert_linked(&mut tx, head, &records, link).await?;
-                let recorded_at = records.first().map_or(0, |r| r.body.recorded_at);
-                for chunk in fresh.chunks(INSERT_CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO envelopes (digest, subject_id, recorded_at) ");
-                    qb.push_values(chunk, |mut b, e| {
-                        b.push_bind(e.digest.as_slice())
-                            .push_bind(e.subject.as_ref().map(|s| s.as_str()))
-                            .push_bind(recorded_at);
-                    });
-                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *tx).await?;
-                }
+                let new_head = Self::link_and_write(&mut tx, head, &records, link, &fresh).await?;
                 tx.commit().await?;
                 outcome.head = Some(new_head);
                 Ok(outcome)
@@ -323,6 +326,19 @@ macro_rules! impl_sql_store {
                 records: &[&NewRecord],
                 link: &Linker,
             ) -> Result<ChainHead, StoreError> {
+                Self::link_and_write(tx, head, records, link, &[]).await
+            }
+
+            /// Links `records` after `head` and writes their chain and content rows, the daily
+            /// rollup, the new head and the duplicate-detection rows of `envelopes`. Runs inside the
+            /// caller's transaction, which holds the head lock.
+            async fn link_and_write(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                head: ChainHead,
+                records: &[&NewRecord],
+                link: &Linker,
+                envelopes: &[&NewEnvelope],
+            ) -> Result<ChainHead, StoreError> {
                 let (mut seq, mut prev) = (head.seq, head.hash);
                 let mut rows: Vec<LinkedRow<'_>> = Vec::with_capacity(records.len());
                 for record in records {
@@ -331,9 +347,7 @@ macro_rules! impl_sql_store {
                     rows.push(LinkedRow { seq, body: &record.body, prev_hash: prev, hash, content: record.content.as_ref() });
                     prev = hash;
                 }
-                Self::insert_chain_rows(tx, &rows).await?;
                 let with_content: Vec<&LinkedRow<'_>> = rows.iter().filter(|r| r.content.is_some()).collect();
-                Self::insert_content_rows(tx, &with_content).await?;
                 // The daily rollup reports read: values recorded per day, field kind and direction.
                 let mut days: std::collections::BTreeMap<(i64, &'static str, &'static str), i64> = Default::default();
                 for r in &with_content {
@@ -341,21 +355,17 @@ macro_rules! impl_sql_store {
                         *days.entry((r.body.occurred_at.div_euclid(86_400), field.into(), direction.into())).or_default() += 1;
                     }
                 }
-                let days: Vec<_> = days.into_iter().collect();
-                for chunk in days.chunks(INSERT_CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO flow_days (day, field, direction, recorded) ");
-                    qb.push_values(chunk, |mut b, ((day, field, direction), n)| {
-                        b.push_bind(*day).push_bind(*field).push_bind(*direction).push_bind(*n);
-                    });
-                    qb.push(" ON CONFLICT (day, field, direction) DO UPDATE SET recorded = flow_days.recorded + excluded.recorded");
-                    qb.build().persistent(false).execute(&mut **tx).await?;
-                }
-                sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
-                    .bind(seq)
-                    .bind(prev.as_slice())
-                    .execute(&mut **tx)
-                    .await?;
-                Ok(ChainHead { seq, hash: prev })
+                let new_head = ChainHead { seq, hash: prev };
+                let writes = LinkedWrites {
+                    rows: &rows,
+                    with_content: &with_content,
+                    days: &days.into_iter().collect::<Vec<_>>(),
+                    head: &new_head,
+                    envelopes,
+                    recorded_at: records.first().map_or(0, |r| r.body.recorded_at),
+                };
+                Self::write_linked(tx, &writes).await?;
+                Ok(new_head)
             }
         }
     };
