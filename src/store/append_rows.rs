@@ -228,46 +228,37 @@ fn content_of<'a>(row: &LinkedRow<'a>) -> &'a super::SealedContent {
 }
 
 impl PgStore {
-    /// Writes an append's rows: one array statement per table, then the rollup and the head.
+    /// Writes an append's rows in one statement (one round trip): each table's rows as arrays
+    /// through `UNNEST` in a data-modifying `WITH`, then the new head. The statement has one text
+    /// whatever the batch size, so the server parses it once per connection.
     pub(super) async fn write_linked(
         tx: &mut Transaction<'_, Postgres>,
         w: &LinkedWrites<'_>,
     ) -> Result<(), StoreError> {
-        Self::insert_chain_rows(tx, w.rows).await?;
-        Self::insert_content_rows(tx, w.with_content).await?;
-        for chunk in w.days.chunks(INSERT_CHUNK) {
-            let mut qb = QueryBuilder::<Postgres>::new(FLOW_DAYS_INSERT);
-            qb.push_values(chunk, |mut b, ((day, field, direction), n)| {
-                b.push_bind(*day)
-                    .push_bind(*field)
-                    .push_bind(*direction)
-                    .push_bind(*n);
-            });
-            qb.push(FLOW_DAYS_UPSERT);
-            qb.build().persistent(false).execute(&mut **tx).await?;
-        }
-        if !w.envelopes.is_empty() {
-            sqlx::query(
-                "INSERT INTO envelopes (digest, subject_id, recorded_at) \
-                 SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::bigint[])",
-            )
+        let query = sqlx::query(&PG_APPEND);
+        let query = bind_chain(query, w.rows);
+        let query = bind_content(query, w.with_content);
+        let days = w.days;
+        let query = query
+            .bind(days.iter().map(|((d, _, _), _)| *d).collect::<Vec<i64>>())
+            .bind(days.iter().map(|((_, f, _), _)| *f).collect::<Vec<&str>>())
+            .bind(days.iter().map(|((_, _, d), _)| *d).collect::<Vec<&str>>())
+            .bind(days.iter().map(|(_, n)| *n).collect::<Vec<i64>>());
+        let envelopes = w.envelopes;
+        query
             .bind(
-                w.envelopes
+                envelopes
                     .iter()
                     .map(|e| e.digest.to_vec())
                     .collect::<Vec<Vec<u8>>>(),
             )
             .bind(
-                w.envelopes
+                envelopes
                     .iter()
                     .map(|e| e.subject.as_ref().map(|s| s.as_str()))
                     .collect::<Vec<Option<&str>>>(),
             )
-            .bind(vec![w.recorded_at; w.envelopes.len()])
-            .execute(&mut **tx)
-            .await?;
-        }
-        sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(vec![w.recorded_at; envelopes.len()])
             .bind(w.head.seq)
             .bind(w.head.hash.as_slice())
             .execute(&mut **tx)
@@ -298,110 +289,106 @@ impl PgStore {
             .await?;
         Ok(n as usize)
     }
+}
 
-    async fn insert_chain_rows(
-        tx: &mut Transaction<'_, Postgres>,
-        rows: &[LinkedRow<'_>],
-    ) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let sql = format!(
-            "INSERT INTO chain ({CHAIN_COLUMNS}) SELECT * FROM UNNEST($1::bigint[], $2::bytea[], \
-             $3::text[], $4::bytea[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bigint[], \
-             $10::bigint[], $11::bytea[], $12::text[], $13::bytea[], $14::bytea[])"
-        );
-        let column = |f: &dyn Fn(&LinkedRow<'_>) -> Option<Vec<u8>>| -> Vec<Option<Vec<u8>>> {
-            rows.iter().map(f).collect()
-        };
-        let text =
-            |f: &dyn Fn(&LinkedRow<'_>) -> Option<&'static str>| -> Vec<Option<&'static str>> {
-                rows.iter().map(f).collect()
-            };
-        let kinds: Vec<&str> = rows.iter().map(|r| r.body.kind.as_ref()).collect();
-        sqlx::query(&sql)
-            .bind(rows.iter().map(|r| r.seq).collect::<Vec<i64>>())
-            .bind(column(&|r| Some(r.body.entry_id.as_bytes().to_vec())))
-            .bind(kinds)
-            .bind(column(&|r| r.body.message_digest.map(|d| d.to_vec())))
-            .bind(
-                rows.iter()
-                    .map(|r| r.body.message_digest.as_ref().map(digest_key))
-                    .collect::<Vec<Option<i64>>>(),
-            )
-            .bind(text(&|r| r.body.direction.map(<&'static str>::from)))
-            .bind(text(&|r| r.body.field.map(<&'static str>::from)))
-            .bind(text(&|r| r.body.category.map(<&'static str>::from)))
-            .bind(
-                rows.iter()
-                    .map(|r| r.body.occurred_at)
-                    .collect::<Vec<i64>>(),
-            )
-            .bind(
-                rows.iter()
-                    .map(|r| r.body.recorded_at)
-                    .collect::<Vec<i64>>(),
-            )
-            .bind(column(&|r| r.body.content_digest.map(|d| d.to_vec())))
-            .bind(
-                rows.iter()
-                    .map(|r| r.body.detail.as_deref())
-                    .collect::<Vec<Option<&str>>>(),
-            )
-            .bind(column(&|r| Some(r.prev_hash.to_vec())))
-            .bind(column(&|r| Some(r.hash.to_vec())))
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
+/// The PostgreSQL append: chain ($1–$14), content ($15–$23), daily rollup ($24–$27) and
+/// duplicate-detection rows ($28–$30) in sibling data-modifying CTEs, and the head ($31, $32).
+static PG_APPEND: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH chain_rows AS (INSERT INTO chain ({CHAIN_COLUMNS}) SELECT * FROM UNNEST(\
+         $1::bigint[], $2::bytea[], $3::text[], $4::bytea[], $5::bigint[], $6::text[], $7::text[], \
+         $8::text[], $9::bigint[], $10::bigint[], $11::bytea[], $12::text[], $13::bytea[], \
+         $14::bytea[])), \
+         content_rows AS (INSERT INTO content ({CONTENT_COLUMNS}) SELECT * FROM UNNEST(\
+         $15::bigint[], $16::text[], $17::bigint[], $18::text[], $19::bytea[], $20::text[], \
+         $21::bigint[], $22::int[], $23::text[])), \
+         day_rows AS ({FLOW_DAYS_INSERT}SELECT * FROM UNNEST($24::bigint[], $25::text[], \
+         $26::text[], $27::bigint[]){FLOW_DAYS_UPSERT}), \
+         envelope_rows AS ({ENVELOPES_INSERT}SELECT * FROM UNNEST($28::bytea[], $29::text[], \
+         $30::bigint[])) \
+         UPDATE chain_head SET seq = $31, hash = $32 WHERE id = 1"
+    )
+});
 
-    async fn insert_content_rows(
-        tx: &mut Transaction<'_, Postgres>,
-        rows: &[&LinkedRow<'_>],
-    ) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let sql = format!(
-            "INSERT INTO content ({CONTENT_COLUMNS}) SELECT * FROM UNNEST($1::bigint[], $2::text[], \
-             $3::bigint[], $4::text[], $5::bytea[], $6::text[], $7::bigint[], $8::int[], $9::text[])"
-        );
-        sqlx::query(&sql)
-            .bind(rows.iter().map(|r| r.seq).collect::<Vec<i64>>())
-            .bind(
-                rows.iter()
-                    .map(|r| content_of(r).subject.as_ref().map(|s| s.as_str()))
-                    .collect::<Vec<Option<&str>>>(),
-            )
-            .bind(
-                rows.iter()
-                    .map(|r| content_of(r).subject.as_ref().map(SubjectId::index_key))
-                    .collect::<Vec<Option<i64>>>(),
-            )
-            .bind(vec![<&'static str>::from(EntryState::Held); rows.len()])
-            .bind(
-                rows.iter()
-                    .map(|r| content_of(r).sealed.clone())
-                    .collect::<Vec<Vec<u8>>>(),
-            )
-            .bind(
-                rows.iter()
-                    .map(|r| r.body.field.map(<&'static str>::from))
-                    .collect::<Vec<Option<&str>>>(),
-            )
-            .bind(
-                rows.iter()
-                    .map(|r| r.body.occurred_at)
-                    .collect::<Vec<i64>>(),
-            )
-            .bind(vec![KEY_SCHEME_BUCKETED; rows.len()])
-            .bind(
-                rows.iter()
-                    .map(|r| r.body.direction.map(<&'static str>::from))
-                    .collect::<Vec<Option<&str>>>(),
-            )
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+fn bind_chain<'q>(query: PgQuery<'q>, rows: &'q [LinkedRow<'q>]) -> PgQuery<'q> {
+    let bytes = |f: &dyn Fn(&LinkedRow<'_>) -> Option<Vec<u8>>| -> Vec<Option<Vec<u8>>> {
+        rows.iter().map(f).collect()
+    };
+    let text = |f: &dyn Fn(&LinkedRow<'_>) -> Option<&'static str>| -> Vec<Option<&'static str>> {
+        rows.iter().map(f).collect()
+    };
+    query
+        .bind(rows.iter().map(|r| r.seq).collect::<Vec<i64>>())
+        .bind(bytes(&|r| Some(r.body.entry_id.as_bytes().to_vec())))
+        .bind(
+            rows.iter()
+                .map(|r| r.body.kind.as_ref())
+                .collect::<Vec<&str>>(),
+        )
+        .bind(bytes(&|r| r.body.message_digest.map(|d| d.to_vec())))
+        .bind(
+            rows.iter()
+                .map(|r| r.body.message_digest.as_ref().map(digest_key))
+                .collect::<Vec<Option<i64>>>(),
+        )
+        .bind(text(&|r| r.body.direction.map(<&'static str>::from)))
+        .bind(text(&|r| r.body.field.map(<&'static str>::from)))
+        .bind(text(&|r| r.body.category.map(<&'static str>::from)))
+        .bind(
+            rows.iter()
+                .map(|r| r.body.occurred_at)
+                .collect::<Vec<i64>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|r| r.body.recorded_at)
+                .collect::<Vec<i64>>(),
+        )
+        .bind(bytes(&|r| r.body.content_digest.map(|d| d.to_vec())))
+        .bind(
+            rows.iter()
+                .map(|r| r.body.detail.as_deref())
+                .collect::<Vec<Option<&str>>>(),
+        )
+        .bind(bytes(&|r| Some(r.prev_hash.to_vec())))
+        .bind(bytes(&|r| Some(r.hash.to_vec())))
+}
+
+fn bind_content<'q>(query: PgQuery<'q>, rows: &'q [&'q LinkedRow<'q>]) -> PgQuery<'q> {
+    query
+        .bind(rows.iter().map(|r| r.seq).collect::<Vec<i64>>())
+        .bind(
+            rows.iter()
+                .map(|r| content_of(r).subject.as_ref().map(|s| s.as_str()))
+                .collect::<Vec<Option<&str>>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|r| content_of(r).subject.as_ref().map(SubjectId::index_key))
+                .collect::<Vec<Option<i64>>>(),
+        )
+        .bind(vec![<&'static str>::from(EntryState::Held); rows.len()])
+        .bind(
+            rows.iter()
+                .map(|r| content_of(r).sealed.clone())
+                .collect::<Vec<Vec<u8>>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|r| r.body.field.map(<&'static str>::from))
+                .collect::<Vec<Option<&str>>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|r| r.body.occurred_at)
+                .collect::<Vec<i64>>(),
+        )
+        .bind(vec![KEY_SCHEME_BUCKETED; rows.len()])
+        .bind(
+            rows.iter()
+                .map(|r| r.body.direction.map(<&'static str>::from))
+                .collect::<Vec<Option<&str>>>(),
+        )
 }
