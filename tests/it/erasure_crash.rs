@@ -72,6 +72,44 @@ fn run_and_kill(db: &TestDb, args: &[&str], delay: Duration) -> bool {
     status.code().is_none()
 }
 
+/// Waits until the killed process's PostgreSQL sessions have ended. The server finishes the
+/// statement a session was running when its client died (a COMMIT sent just before the kill still
+/// lands, a few milliseconds later), so the state is checked only once no session of the killed
+/// process is left. Nothing to wait for on SQLite: a dead process writes nothing more.
+async fn wait_for_killed_sessions(db: &TestDb) {
+    if db.name == "sqlite" {
+        return;
+    }
+    let name = |url: &DatabaseUrl| {
+        let path = url.expose().split('?').next().unwrap_or("").to_string();
+        path.rsplit('/').next().unwrap_or("").to_string()
+    };
+    let (ledger, keys) = (name(&db.ledger_url), name(&db.keys_url));
+    let pool = sqlx::PgPool::connect(db.ledger_url.expose()).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (others,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname IN ($1, $2) \
+             AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+        )
+        .bind(&ledger)
+        .bind(&keys)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if others == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}: sessions of a killed process still open after 30 s",
+            db.name
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pool.close().await;
+}
+
 /// A connection pool to either backend's database (the ledger or the key store).
 enum Pool {
     Sqlite(sqlx::SqlitePool),
@@ -448,6 +486,7 @@ async fn erasure_runs_killed_at_random_moments_leave_each_request_whole_or_pendi
                 &["erasure", "run", "--format", "json"],
                 delays.draw(&mut rng),
             );
+            wait_for_killed_sessions(&db).await;
             let after = check_whole_or_pending(&db, &requests, round).await;
             let done = pending - after.pending;
             let newly_shredded = after.shredded.difference(&shredded).count();
@@ -667,6 +706,7 @@ async fn key_rotations_killed_at_random_moments_finish_on_the_next_run() {
             let at = format!("{} (after round {round})", db.name);
             let delay = delays.draw(&mut rng);
             let killed = run_and_kill(&db, &["keys", "rotate", "--format", "json"], delay);
+            wait_for_killed_sessions(&db).await;
             kills += usize::from(killed);
             let stopped = stopped_at(&db, &round_key, keys, &at).await;
             // One number a round (each export takes a while to start in a debug build).
