@@ -29,11 +29,10 @@
 //! 10,000,000-entry SQLite ledger takes minutes; `--entries` makes smaller runs.
 
 #[path = "../support.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader, BufWriter};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -42,7 +41,6 @@ use waledger::domain::{ErasureState, PhoneNumber, SubjectId};
 use waledger::erasure::{self, NewRequest};
 use waledger::ingest::Ingestor;
 use waledger::ledger::Ledger;
-use waledger::simulate::{generate, SimulateOptions};
 use waledger::store::{self, DatabaseUrl};
 
 const SQLITE_ENTRIES: u64 = 10_000_000;
@@ -107,10 +105,7 @@ async fn main() {
         Ok(admin) if wants("postgres") && !admin.is_empty() => {
             let n = args.entries.unwrap_or(POSTGRES_ENTRIES);
             let numbers = simulate(dir.path(), n);
-            let base = admin
-                .rsplit_once('/')
-                .map_or(admin.as_str(), |(b, _)| b)
-                .to_string();
+            let base = support::server_base(&admin);
             let (a, b) = (
                 format!("wl_erasure_a_{}", std::process::id()),
                 format!("wl_erasure_b_{}", std::process::id()),
@@ -168,12 +163,9 @@ fn traffic_name(entries: u64) -> String {
 fn simulate(dir: &Path, target: u64) -> Vec<PhoneNumber> {
     let path = dir.join(traffic_name(target));
     if !path.exists() {
-        let sample = dir.join("calibrate.jsonl");
-        write_traffic(&sample, 2_000);
-        let per_message = count_entries(&sample) as f64 / 2_000.0;
-        let messages = ((target as f64 / per_message).ceil() as u64).max(1);
+        let messages = support::messages_for(dir, target, 17, 30);
         let started = Instant::now();
-        write_traffic(&path, messages);
+        support::write_traffic(&path, messages, 17, 30);
         println!(
             "traffic for ~{target} entries: {messages} simulated messages ({} MB) in {:.0}s",
             std::fs::metadata(&path).unwrap().len() / 1_000_000,
@@ -181,30 +173,6 @@ fn simulate(dir: &Path, target: u64) -> Vec<PhoneNumber> {
         );
     }
     recipients(&path)
-}
-
-fn write_traffic(path: &Path, messages: u64) {
-    let options = SimulateOptions {
-        messages,
-        seed: 17,
-        days: 30,
-        until: waledger::clock::now(),
-    };
-    generate(
-        &options,
-        &mut BufWriter::new(std::fs::File::create(path).unwrap()),
-    )
-    .unwrap();
-}
-
-fn count_entries(path: &Path) -> u64 {
-    BufReader::new(std::fs::File::open(path).unwrap())
-        .lines()
-        .map(|l| {
-            waledger::ingest::run::prepare(&l.unwrap(), None)
-                .map_or(0, |p| p.extracted.fields.len() as u64)
-        })
-        .sum()
 }
 
 /// The `to` of every send, normalised, one number per person (keyed by its smallest alias).

@@ -26,7 +26,6 @@
 //! tables matter?).
 
 #[path = "../support.rs"]
-#[allow(dead_code)] // `peak_kb` is for the other benches
 mod support;
 
 use serde_json::{json, Value};
@@ -139,10 +138,7 @@ async fn main() {
     }
     match pg.filter(|_| only.as_deref().is_none_or(|b| b == "postgres")) {
         Some(admin) => {
-            let base = admin
-                .rsplit_once('/')
-                .map_or(admin.as_str(), |(b, _)| b)
-                .to_string();
+            let base = support::server_base(&admin);
             let postgres = |what: &str| {
                 let name = format!("wl_http_{what}_{}", std::process::id());
                 Db {

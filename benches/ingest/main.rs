@@ -7,13 +7,12 @@
 //! `cargo bench --bench ingest -- [--entries N] [--postgres URL] [--backend sqlite|postgres]` (default 1,000,000 entries;
 //! PostgreSQL also from WALEDGER_TEST_DATABASE_URL).
 
-use std::io::{BufRead, BufReader, BufWriter};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::time::Instant;
 use waledger::crypto::MasterKey;
 use waledger::ingest::Ingestor;
 use waledger::ledger::Ledger;
-use waledger::simulate::{generate, SimulateOptions};
 use waledger::store::{self, DatabaseUrl};
 
 #[path = "../support.rs"]
@@ -39,7 +38,7 @@ async fn main() {
     );
 
     let started = Instant::now();
-    let entries = count_entries(&traffic);
+    let entries = support::count_entries(&traffic);
     println!(
         "parse + extract alone: {:.0} entries/s",
         entries as f64 / started.elapsed().as_secs_f64()
@@ -56,10 +55,7 @@ async fn main() {
         run_backend("sqlite", &sqlite, &sqlite_keys, &traffic, dir.path()).await;
     }
     if let Some(admin) = pg.filter(|_| only.as_deref().is_none_or(|b| b == "postgres")) {
-        let base = admin
-            .rsplit_once('/')
-            .map_or(admin.as_str(), |(b, _)| b)
-            .to_string();
+        let base = support::server_base(&admin);
         let name = format!("wl_bench_{}", std::process::id());
         let url = DatabaseUrl::parse(&format!("{base}/{name}")).unwrap();
         run_backend(
@@ -81,35 +77,10 @@ async fn main() {
 
 /// Writes simulated traffic, sized so that it yields about `target` entries.
 fn simulate_until(path: &Path, target: u64) -> u64 {
-    // A simulated message yields about 17 entries (send, statuses, replies); calibrate on a sample.
-    let sample = tempfile::NamedTempFile::new().unwrap();
-    write_traffic(sample.path(), 2_000);
-    let per_message = count_entries(sample.path()) as f64 / 2_000.0;
-    let messages = ((target as f64 / per_message).ceil() as u64).max(1);
-    write_traffic(path, messages);
+    let dir = path.parent().expect("the traffic file is in a folder");
+    let messages = support::messages_for(dir, target, 42, 30);
+    support::write_traffic(path, messages, 42, 30);
     messages
-}
-
-fn write_traffic(path: &Path, messages: u64) {
-    let options = SimulateOptions {
-        messages,
-        seed: 42,
-        days: 30,
-        until: waledger::clock::now(),
-    };
-    let mut out = BufWriter::new(std::fs::File::create(path).unwrap());
-    generate(&options, &mut out).unwrap();
-}
-
-fn count_entries(path: &Path) -> u64 {
-    let reader = BufReader::new(std::fs::File::open(path).unwrap());
-    reader
-        .lines()
-        .map(|l| {
-            waledger::ingest::run::prepare(&l.unwrap(), None)
-                .map_or(0, |p| p.extracted.fields.len() as u64)
-        })
-        .sum()
 }
 
 async fn run_backend(
@@ -165,7 +136,7 @@ async fn run_backend(
 /// Peak resident memory of the real binary's ingest and verify, at a tenth and at the full size.
 fn peak_memory(traffic: &Path, dir: &Path, messages: u64) {
     let small = dir.join("small.jsonl");
-    write_traffic(&small, (messages / 10).max(1));
+    support::write_traffic(&small, (messages / 10).max(1), 42, 30);
     for (label, input) in [("1/10 size", small), ("full size", traffic.to_path_buf())] {
         let work = tempfile::tempdir_in(dir).unwrap();
         support::peak_kb(work.path(), &["init"]);

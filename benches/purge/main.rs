@@ -66,10 +66,7 @@ async fn main() {
         .ok()
         .filter(|_| only.as_deref().is_none_or(|b| b == "postgres"))
     {
-        let base = admin
-            .rsplit_once('/')
-            .map_or(admin.as_str(), |(b, _)| b)
-            .to_string();
+        let base = support::server_base(&admin);
         let (a, b) = (
             format!("wl_purge_a_{}", std::process::id()),
             format!("wl_purge_b_{}", std::process::id()),

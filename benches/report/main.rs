@@ -27,7 +27,7 @@
 #[path = "../support.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -39,7 +39,6 @@ use waledger::ledger::Ledger;
 use waledger::policy::{Policies, RetentionPolicy};
 use waledger::report::{self, Period, Report};
 use waledger::retention::{self, PurgeOptions};
-use waledger::simulate::{generate, SimulateOptions};
 use waledger::store::{self, DatabaseUrl, Store};
 
 const SQLITE_ENTRIES: u64 = 10_000_000;
@@ -100,10 +99,7 @@ async fn main() {
     match std::env::var("WALEDGER_TEST_DATABASE_URL") {
         Ok(admin) if wants("postgres") && !admin.is_empty() => {
             let n = entries.unwrap_or(POSTGRES_ENTRIES);
-            let base = admin
-                .rsplit_once('/')
-                .map_or(admin.as_str(), |(b, _)| b)
-                .to_string();
+            let base = support::server_base(&admin);
             let name = if keep.is_some() {
                 format!("wl_report_keep_{n}")
             } else {
@@ -199,43 +195,15 @@ fn settle(name: &str) -> String {
 /// Simulated traffic of about `target` entries over [`TRAFFIC_DAYS`] days (calibrated on a sample).
 fn simulate(dir: &Path, target: u64) -> PathBuf {
     let path = dir.join(format!("traffic-{target}.jsonl"));
-    let sample = dir.join("calibrate.jsonl");
-    write_traffic(&sample, 2_000);
-    let per_message = count_entries(&sample) as f64 / 2_000.0;
-    let _ = std::fs::remove_file(&sample);
-    let messages = ((target as f64 / per_message).ceil() as u64).max(1);
+    let messages = support::messages_for(dir, target, 11, TRAFFIC_DAYS);
     let started = Instant::now();
-    write_traffic(&path, messages);
+    support::write_traffic(&path, messages, 11, TRAFFIC_DAYS);
     println!(
         "traffic for ~{target} entries: {messages} simulated messages over {TRAFFIC_DAYS} days ({} MB) in {:.0}s",
         std::fs::metadata(&path).unwrap().len() / 1_000_000,
         started.elapsed().as_secs_f64()
     );
     path
-}
-
-fn write_traffic(path: &Path, messages: u64) {
-    let options = SimulateOptions {
-        messages,
-        seed: 11,
-        days: TRAFFIC_DAYS,
-        until: waledger::clock::now(),
-    };
-    generate(
-        &options,
-        &mut BufWriter::new(std::fs::File::create(path).unwrap()),
-    )
-    .unwrap();
-}
-
-fn count_entries(path: &Path) -> u64 {
-    BufReader::new(std::fs::File::open(path).unwrap())
-        .lines()
-        .map(|l| {
-            waledger::ingest::run::prepare(&l.unwrap(), None)
-                .map_or(0, |p| p.extracted.fields.len() as u64)
-        })
-        .sum()
 }
 
 /// Recipients of `count + 1` sends spread over the traffic (the first send after each of evenly
