@@ -133,6 +133,14 @@ async fn observe(
             "this route does not take that method; see /openapi.json",
         );
     }
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was not read, so hyper drops the connection after answering; saying
+        // so keeps a client from sending its next request on a connection about to close.
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            HeaderValue::from_static("close"),
+        );
+    }
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
     state.metrics.request(&route, &method, status, seconds);
