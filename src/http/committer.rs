@@ -3,15 +3,16 @@
 //! delivery is never lost and the service is not limited to one transaction per request.
 //!
 //! The writer is a two-stage pipeline: while one batch is being appended (the ledger's write
-//! transaction), the requests that arrived meanwhile are sealed as the next batch (subjects
-//! looked up, values encrypted), so the CPU work and the database work overlap. Appends stay in
-//! order, one at a time. A batch whose append fails for a reason a fresh look can cure (a subject
-//! forgotten by a purge or an erasure, a number bound by another writer first) is recorded again
-//! from scratch before its requests are answered.
+//! transaction), each request that arrives is sealed onto the next batch as it comes (subjects
+//! looked up, values encrypted), and the moment the append commits, the next batch starts, so the
+//! CPU work and the database work overlap and the database does not wait for sealing. Appends
+//! stay in order, one at a time. A batch whose append fails for a reason a fresh look can cure (a
+//! subject forgotten by a purge or an erasure, a number bound by another writer first) is
+//! recorded again from scratch before its requests are answered.
 
 use super::metrics::Metrics;
 use crate::clock;
-use crate::ledger::{Ledger, LedgerError, PreparedEnvelope};
+use crate::ledger::{Ledger, LedgerError, PreparedEnvelope, SealedBatch};
 use crate::store::{AppendOutcome, StoreError};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -69,12 +70,35 @@ impl Committer {
     }
 }
 
+/// Requests sealed (or not) into one batch, in arrival order.
+#[derive(Default)]
+struct Batch {
+    envelopes: Vec<PreparedEnvelope>,
+    replies: Vec<Reply>,
+    /// What sealing made of them so far; `Sealing::Failed` once a part failed, in which case the
+    /// whole batch is recorded afresh when its turn comes.
+    sealed: Sealing,
+}
+
+#[derive(Default)]
+enum Sealing {
+    #[default]
+    Empty,
+    Sealed(SealedBatch),
+    Failed,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.envelopes.len()
+    }
+}
+
 /// A batch whose append is running.
 struct InFlight {
     envelopes: Vec<PreparedEnvelope>,
     replies: Vec<Reply>,
-    /// `None` when sealing failed: the batch is recorded afresh when it is settled.
-    append: Option<JoinHandle<Result<AppendOutcome, LedgerError>>>,
+    append: JoinHandle<Result<AppendOutcome, LedgerError>>,
 }
 
 struct Writer {
@@ -83,105 +107,92 @@ struct Writer {
 }
 
 impl Writer {
+    /// Seals requests as they arrive onto the next batch; whenever no append is running, the next
+    /// batch (everything sealed meanwhile) starts appending at once, so the database never waits
+    /// for sealing and sealing never waits for the database.
     async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        let mut next = Batch::default();
         let mut in_flight: Option<InFlight> = None;
         let mut open = true;
+        let mut arrived: Vec<Job> = Vec::new();
         loop {
-            let jobs = match self.gather(&mut rx, &mut in_flight, &mut open).await {
-                Some(jobs) => jobs,
-                None => break,
-            };
-            let (envelopes, replies): (Vec<PreparedEnvelope>, Vec<Reply>) =
-                jobs.into_iter().map(|j| (j.envelope, j.reply)).unzip();
-            let sealed = self.ledger.seal(&envelopes, clock::now()).await;
-            if let Some(previous) = in_flight.take() {
-                self.settle(previous).await;
-            }
-            let append = match sealed {
-                Ok(sealed) => Some(tokio::spawn(sealed.append())),
-                Err(e) => {
-                    // Recorded afresh (with its own retries) when settled.
-                    tracing::debug!(error.message = %e, "sealing a batch failed; it is recorded again");
-                    self.ledger.forget_cached_subjects();
-                    None
-                }
-            };
-            in_flight = Some(InFlight {
-                envelopes,
-                replies,
-                append,
-            });
-        }
-        if let Some(last) = in_flight.take() {
-            self.settle(last).await;
-        }
-    }
-
-    /// The next batch to seal: every request waiting, at least one. While a batch is appending,
-    /// requests are gathered until there are as many as it holds (the pipeline's stages stay
-    /// balanced, rather than sealing one envelope at a time) or until it has committed, in which
-    /// case it is settled here. `None` once the queue is closed and drained.
-    async fn gather(
-        &mut self,
-        rx: &mut mpsc::Receiver<Job>,
-        in_flight: &mut Option<InFlight>,
-        open: &mut bool,
-    ) -> Option<Vec<Job>> {
-        let mut jobs: Vec<Job> = Vec::new();
-        loop {
-            while jobs.len() < BATCH {
+            while next.len() + arrived.len() < BATCH {
                 match rx.try_recv() {
-                    Ok(job) => jobs.push(job),
+                    Ok(job) => arrived.push(job),
                     Err(_) => break,
                 }
             }
-            let target = in_flight.as_ref().map_or(1, |f| f.envelopes.len());
-            if jobs.len() >= target.min(BATCH) && !jobs.is_empty() {
-                return Some(jobs);
+            if !arrived.is_empty() {
+                self.seal_onto(&mut next, std::mem::take(&mut arrived))
+                    .await;
             }
-            let appending = in_flight.as_mut().and_then(|f| f.append.as_mut());
-            match appending {
-                Some(append) if *open => {
-                    let event = tokio::select! {
-                        job = rx.recv() => Event::Arrived(job),
-                        appended = append => Event::Committed(appended),
-                    };
-                    match event {
-                        Event::Arrived(Some(job)) => jobs.push(job),
-                        Event::Arrived(None) => *open = false,
-                        Event::Committed(appended) => {
-                            let done = in_flight.take().expect("a batch was in flight");
-                            self.finish(done.envelopes, done.replies, Some(appended))
-                                .await;
-                        }
+            if in_flight.is_none() && next.len() > 0 {
+                in_flight = self.start(std::mem::take(&mut next)).await;
+                continue;
+            }
+            let event = match in_flight.as_mut() {
+                Some(running) if open && next.len() < BATCH => tokio::select! {
+                    job = rx.recv() => Event::Arrived(job),
+                    appended = &mut running.append => Event::Committed(appended),
+                },
+                Some(running) => Event::Committed((&mut running.append).await),
+                None if open => Event::Arrived(rx.recv().await),
+                None => break,
+            };
+            match event {
+                Event::Arrived(Some(job)) => arrived.push(job),
+                Event::Arrived(None) => open = false,
+                Event::Committed(appended) => {
+                    let done = in_flight.take().expect("a batch was in flight");
+                    let committed = matches!(appended, Ok(Ok(_)));
+                    if committed && next.len() > 0 {
+                        // The next batch goes to the database before this one's callers are
+                        // answered. After a failure it waits: this batch is recorded again first.
+                        in_flight = self.start(std::mem::take(&mut next)).await;
                     }
-                }
-                _ => {
-                    if let Some(previous) = in_flight.take() {
-                        self.settle(previous).await;
-                    }
-                    if !jobs.is_empty() {
-                        return Some(jobs);
-                    }
-                    if !*open {
-                        return None;
-                    }
-                    match rx.recv().await {
-                        Some(job) => jobs.push(job),
-                        None => *open = false,
-                    }
+                    self.finish(done.envelopes, done.replies, Some(appended))
+                        .await;
                 }
             }
         }
     }
 
-    /// Waits for a batch's append and answers its requests.
-    async fn settle(&mut self, batch: InFlight) {
-        let appended = match batch.append {
-            Some(handle) => Some(handle.await),
-            None => None,
-        };
-        self.finish(batch.envelopes, batch.replies, appended).await;
+    /// Seals newly arrived requests onto `batch`.
+    async fn seal_onto(&mut self, batch: &mut Batch, jobs: Vec<Job>) {
+        let (envelopes, replies): (Vec<PreparedEnvelope>, Vec<Reply>) =
+            jobs.into_iter().map(|j| (j.envelope, j.reply)).unzip();
+        if !matches!(batch.sealed, Sealing::Failed) {
+            match self.ledger.seal(&envelopes, clock::now()).await {
+                Ok(sealed) => match &mut batch.sealed {
+                    Sealing::Sealed(earlier) => earlier.absorb(sealed),
+                    empty => *empty = Sealing::Sealed(sealed),
+                },
+                Err(e) => {
+                    // Recorded afresh (with its own retries) when its turn comes.
+                    tracing::debug!(error.message = %e, "sealing a batch failed; it is recorded again");
+                    self.ledger.forget_cached_subjects();
+                    batch.sealed = Sealing::Failed;
+                }
+            }
+        }
+        batch.envelopes.extend(envelopes);
+        batch.replies.extend(replies);
+    }
+
+    /// Starts appending a batch; one whose sealing failed is recorded afresh here instead (and
+    /// answered), so nothing is left in flight.
+    async fn start(&mut self, batch: Batch) -> Option<InFlight> {
+        match batch.sealed {
+            Sealing::Sealed(sealed) => Some(InFlight {
+                envelopes: batch.envelopes,
+                replies: batch.replies,
+                append: tokio::spawn(sealed.append()),
+            }),
+            Sealing::Empty | Sealing::Failed => {
+                self.finish(batch.envelopes, batch.replies, None).await;
+                None
+            }
+        }
     }
 
     /// Answers the requests of a batch whose append ended (`None`: it was never started).

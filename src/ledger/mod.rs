@@ -64,6 +64,17 @@ pub struct SealedBatch {
 }
 
 impl SealedBatch {
+    /// Adds a batch sealed later by the same ledger, so both are appended in one transaction.
+    pub fn absorb(&mut self, later: SealedBatch) {
+        if self.new_subjects.bindings.is_empty() {
+            self.new_subjects.created_at = later.new_subjects.created_at;
+        }
+        self.envelopes.extend(later.envelopes);
+        self.new_subjects
+            .bindings
+            .extend(later.new_subjects.bindings);
+    }
+
     /// Appends the batch: each envelope whole, duplicates skipped, one transaction.
     #[tracing::instrument(name = "ledger.append", skip_all, fields(envelopes = self.envelopes.len()), err)]
     pub async fn append(self) -> Result<AppendOutcome, LedgerError> {

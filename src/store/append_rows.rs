@@ -4,17 +4,41 @@
 //! parses and plans it once per connection instead of once per batch. On SQLite a webhook-sized
 //! append's writes go to the connection's worker thread as one multi-statement round trip.
 
-use super::common::{push_list, FlowDay, LinkedRow, LinkedWrites, INSERT_CHUNK, IN_CHUNK};
+use super::common::{
+    flow_days, link_rows, push_list, split_fresh, subjects_to_check, FlowDay, LinkedRow,
+    LinkedWrites, INSERT_CHUNK, IN_CHUNK,
+};
 use super::rows::KEY_SCHEME_BUCKETED;
-use super::{NewEnvelope, PgStore, SqliteStore, StoreError};
+use super::sqlite::{Appender, RawTransaction};
+use super::{
+    AppendOutcome, Linker, NewEnvelope, NewRecord, NewSubjects, PgStore, SqliteStore, StoreError,
+};
 use crate::domain::{digest_key, ChainHead, Digest, EntryState, SubjectId};
-use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
+use sqlx::{
+    PgConnection, PgPool, Postgres, QueryBuilder, Row, Sqlite, SqliteConnection, Transaction,
+};
 use std::collections::HashSet;
 
 const CHAIN_COLUMNS: &str = "seq, entry_id, kind, message_digest, message_key, direction, field, \
                              category, occurred_at, recorded_at, content_digest, detail, prev_hash, hash";
 const CONTENT_COLUMNS: &str =
     "seq, subject_id, subject_key, state, sealed, field, occurred_at, key_scheme, direction";
+
+/// What an append found once it held the chain head.
+pub(super) struct Checked {
+    pub head: ChainHead,
+    /// Envelope digests recorded already.
+    pub seen: HashSet<Digest>,
+    /// How many of the subjects asked about exist.
+    pub subjects_found: usize,
+}
+
+fn head_of(seq: i64, hash: &[u8]) -> Result<ChainHead, StoreError> {
+    let hash = hash
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("the chain head hash is not 32 bytes".into()))?;
+    Ok(ChainHead { seq, hash })
+}
 
 fn digests_of(rows: Vec<(Vec<u8>,)>) -> HashSet<Digest> {
     rows.into_iter()
@@ -23,52 +47,142 @@ fn digests_of(rows: Vec<(Vec<u8>,)>) -> HashSet<Digest> {
 }
 
 impl SqliteStore {
-    /// Which of these envelope digests are recorded already.
-    pub(super) async fn recorded_envelopes(
-        tx: &mut Transaction<'_, Sqlite>,
+    /// SQLite takes its lock in the same round trip as an append's lookups, so looking up first
+    /// without the lock would save nothing: appends always go under the lock.
+    pub(super) async fn append_optimistically(
+        _: &Appender,
+        _: &[NewEnvelope],
+        _: &NewSubjects,
+        _: &Linker,
+    ) -> Result<Option<AppendOutcome>, StoreError> {
+        Ok(None)
+    }
+
+    /// Whether the append's writes also commit it (yes: its `COMMIT` rides with them).
+    pub(super) const COMMITS_WITH_WRITES: bool = true;
+
+    /// Opens an append: takes the write lock on the chain head and, in the same round trip to
+    /// the connection's worker thread, reads which of `digests` are recorded already and how many
+    /// of `subjects` (distinct) exist. The lookups run after the lock in one transaction, so they
+    /// see every other writer's commits. Batches past the size of one statement's parameter list
+    /// look the rest up chunk by chunk.
+    ///
+    /// The transaction is begun and committed by statements sent with the append's own (a
+    /// round trip each saved, as sqlx's `begin` and `commit` are one each), so it is held by a
+    /// [`RawTransaction`] rather than sqlx's `Transaction`.
+    pub(super) async fn begin_append(
+        appender: &Appender,
         digests: &[&[u8]],
-    ) -> Result<HashSet<Digest>, StoreError> {
+        subjects: &[&str],
+    ) -> Result<(RawTransaction, Checked), StoreError> {
+        let mut tx = appender.take().await?;
+        let checked = Self::lock_and_check(tx.conn(), digests, subjects).await?;
+        Ok((tx, checked))
+    }
+
+    /// Rolls back an append that found it must not write.
+    pub(super) async fn abandon_append<T>(
+        mut tx: RawTransaction,
+        reason: StoreError,
+    ) -> Result<T, StoreError> {
+        sqlx::query("ROLLBACK").execute(tx.conn()).await?;
+        tx.ended();
+        Err(reason)
+    }
+
+    /// The append's `COMMIT` went with its writes; the connection stays open for the next.
+    pub(super) async fn end_append(tx: RawTransaction) -> Result<(), StoreError> {
+        tx.ended();
+        Ok(())
+    }
+
+    pub(super) fn append_conn(tx: &mut RawTransaction) -> &mut SqliteConnection {
+        tx.conn()
+    }
+
+    /// Begins the append's transaction (`BEGIN IMMEDIATE`: the write lock, waiting out other
+    /// writers within the busy timeout), takes the chain head and looks up duplicates and
+    /// subjects, all in the one round trip.
+    async fn lock_and_check(
+        conn: &mut SqliteConnection,
+        digests: &[&[u8]],
+        subjects: &[&str],
+    ) -> Result<Checked, StoreError> {
+        // Every statement answers rows of one shape: (which statement, a number, a blob).
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "BEGIN IMMEDIATE; UPDATE chain_head SET version = version + 1 WHERE id = 1 RETURNING 0, seq, hash",
+        );
+        let (digests_now, digests_later) = digests.split_at(digests.len().min(IN_CHUNK));
+        let (subjects_now, subjects_later) = subjects.split_at(subjects.len().min(IN_CHUNK));
+        if !digests_now.is_empty() {
+            qb.push("; SELECT 1, NULL, digest FROM envelopes WHERE digest IN (");
+            push_list(&mut qb, digests_now.iter().copied());
+        }
+        if !subjects_now.is_empty() {
+            qb.push("; SELECT 2, count(*), NULL FROM subjects WHERE id IN (");
+            push_list(&mut qb, subjects_now.iter().copied());
+        }
+        let rows: Vec<(i64, Option<i64>, Option<Vec<u8>>)> = qb
+            .build_query_as()
+            .persistent(false)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut head = None;
         let mut seen = HashSet::new();
-        for chunk in digests.chunks(IN_CHUNK) {
+        let mut subjects_found = 0;
+        for (statement, number, blob) in rows {
+            match (statement, number, blob) {
+                (0, Some(seq), Some(hash)) => head = Some(head_of(seq, &hash)?),
+                (1, _, Some(digest)) => seen.extend(Digest::try_from(digest.as_slice()).ok()),
+                (2, Some(n), _) => subjects_found += n as usize,
+                _ => {
+                    return Err(StoreError::Corrupt(
+                        "an append's lookup answered an unexpected row".into(),
+                    ))
+                }
+            }
+        }
+        let head =
+            head.ok_or_else(|| StoreError::Corrupt("the chain head row is missing".into()))?;
+        let mut checked = Checked {
+            head,
+            seen,
+            subjects_found,
+        };
+        for chunk in digests_later.chunks(IN_CHUNK) {
             let mut qb =
                 QueryBuilder::<Sqlite>::new("SELECT digest FROM envelopes WHERE digest IN (");
             push_list(&mut qb, chunk.iter().copied());
             let rows = qb
                 .build_query_as()
                 .persistent(false)
-                .fetch_all(&mut **tx)
+                .fetch_all(&mut *conn)
                 .await?;
-            seen.extend(digests_of(rows));
+            checked.seen.extend(digests_of(rows));
         }
-        Ok(seen)
-    }
-
-    /// How many of these (distinct) subjects exist.
-    pub(super) async fn count_subjects(
-        tx: &mut Transaction<'_, Sqlite>,
-        ids: &[&str],
-    ) -> Result<usize, StoreError> {
-        let mut found = 0;
-        for chunk in ids.chunks(IN_CHUNK) {
+        for chunk in subjects_later.chunks(IN_CHUNK) {
             let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM subjects WHERE id IN (");
             push_list(&mut qb, chunk.iter().copied());
             let (n,): (i64,) = qb
                 .build_query_as()
                 .persistent(false)
-                .fetch_one(&mut **tx)
+                .fetch_one(&mut *conn)
                 .await?;
-            found += n as usize;
+            checked.subjects_found += n as usize;
         }
-        Ok(found)
+        Ok(checked)
     }
 
     /// Writes an append's rows. A batch of webhook size goes in one round trip to the
     /// connection's worker thread (the statements joined, `?` placeholders numbered per
     /// statement), since under load each round trip costs as much as a statement; a large batch
     /// goes statement by statement in chunks under SQLite's bound-parameter limit.
+    ///
+    /// With `commit`, the transaction's `COMMIT` goes in the last round trip too.
     pub(super) async fn write_linked(
-        tx: &mut Transaction<'_, Sqlite>,
+        conn: &mut SqliteConnection,
         w: &LinkedWrites<'_>,
+        commit: bool,
     ) -> Result<(), StoreError> {
         let params = w.rows.len() * 14
             + w.with_content.len() * 9
@@ -82,7 +196,10 @@ impl SqliteStore {
             push_days(&mut qb, w.days);
             push_envelopes(&mut qb, w.envelopes, w.recorded_at);
             push_head(&mut qb, w.head);
-            qb.build().persistent(false).execute(&mut **tx).await?;
+            if commit {
+                qb.push("; COMMIT");
+            }
+            qb.build().persistent(false).execute(&mut *conn).await?;
             return Ok(());
         }
         let full = |n: usize| Self::CACHE_FULL_CHUNKS && n == INSERT_CHUNK;
@@ -91,7 +208,7 @@ impl SqliteStore {
             push_chain(&mut qb, chunk);
             qb.build()
                 .persistent(full(chunk.len()))
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await?;
         }
         for chunk in w.with_content.chunks(INSERT_CHUNK) {
@@ -99,25 +216,28 @@ impl SqliteStore {
             push_content(&mut qb, chunk);
             qb.build()
                 .persistent(full(chunk.len()))
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await?;
         }
         for chunk in w.days.chunks(INSERT_CHUNK) {
             let mut qb = QueryBuilder::<Sqlite>::new("");
             push_days(&mut qb, chunk);
-            qb.build().persistent(false).execute(&mut **tx).await?;
+            qb.build().persistent(false).execute(&mut *conn).await?;
         }
         for chunk in w.envelopes.chunks(INSERT_CHUNK) {
             let mut qb = QueryBuilder::<Sqlite>::new("");
             push_envelopes(&mut qb, chunk, w.recorded_at);
             qb.build()
                 .persistent(full(chunk.len()))
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await?;
         }
         let mut qb = QueryBuilder::<Sqlite>::new("");
         push_head(&mut qb, w.head);
-        qb.build().persistent(false).execute(&mut **tx).await?;
+        if commit {
+            qb.push("; COMMIT");
+        }
+        qb.build().persistent(false).execute(&mut *conn).await?;
         Ok(())
     }
 }
@@ -231,63 +351,169 @@ impl PgStore {
     /// Writes an append's rows in one statement (one round trip): each table's rows as arrays
     /// through `UNNEST` in a data-modifying `WITH`, then the new head. The statement has one text
     /// whatever the batch size, so the server parses it once per connection.
+    ///
+    /// A PostgreSQL append commits through its sqlx transaction: `commit` is always false here.
     pub(super) async fn write_linked(
-        tx: &mut Transaction<'_, Postgres>,
+        conn: &mut PgConnection,
         w: &LinkedWrites<'_>,
+        commit: bool,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query(&PG_APPEND);
-        let query = bind_chain(query, w.rows);
-        let query = bind_content(query, w.with_content);
-        let days = w.days;
-        let query = query
-            .bind(days.iter().map(|((d, _, _), _)| *d).collect::<Vec<i64>>())
-            .bind(days.iter().map(|((_, f, _), _)| *f).collect::<Vec<&str>>())
-            .bind(days.iter().map(|((_, _, d), _)| *d).collect::<Vec<&str>>())
-            .bind(days.iter().map(|(_, n)| *n).collect::<Vec<i64>>());
-        let envelopes = w.envelopes;
-        query
-            .bind(
-                envelopes
-                    .iter()
-                    .map(|e| e.digest.to_vec())
-                    .collect::<Vec<Vec<u8>>>(),
-            )
-            .bind(
-                envelopes
-                    .iter()
-                    .map(|e| e.subject.as_ref().map(|s| s.as_str()))
-                    .collect::<Vec<Option<&str>>>(),
-            )
-            .bind(vec![w.recorded_at; envelopes.len()])
-            .bind(w.head.seq)
-            .bind(w.head.hash.as_slice())
-            .execute(&mut **tx)
+        debug_assert!(
+            !commit,
+            "PostgreSQL appends commit through their transaction"
+        );
+        bind_writes(sqlx::query(&PG_APPEND), w)
+            .execute(&mut *conn)
             .await?;
         Ok(())
     }
 
-    /// Which of these envelope digests are recorded already.
-    pub(super) async fn recorded_envelopes(
-        tx: &mut Transaction<'_, Postgres>,
-        digests: &[&[u8]],
-    ) -> Result<HashSet<Digest>, StoreError> {
-        let rows = sqlx::query_as("SELECT digest FROM envelopes WHERE digest = ANY($1)")
-            .bind(digests)
-            .fetch_all(&mut **tx)
+    /// An append in two round trips and no explicit transaction, tried before the locking one:
+    /// the lookups (duplicates, subjects, the head and its version) without a lock, then every
+    /// write in one statement that first moves the head, but only if its version is still the
+    /// one read. Every transaction that takes the head's lock moves the version, so an unchanged
+    /// version means no append, purge or erasure committed in between, and the lookups still
+    /// hold. `None` when they may not (the version moved, or a row the batch writes appeared
+    /// meanwhile): nothing was written, and the caller appends under the lock instead.
+    pub(super) async fn append_optimistically(
+        pool: &PgPool,
+        envelopes: &[NewEnvelope],
+        new_subjects: &NewSubjects,
+        link: &Linker,
+    ) -> Result<Option<AppendOutcome>, StoreError> {
+        let digests: Vec<&[u8]> = envelopes.iter().map(|e| e.digest.as_slice()).collect();
+        let subjects = subjects_to_check(envelopes, new_subjects);
+        let (seq, hash, version, seen, found): (i64, Vec<u8>, i64, Vec<Vec<u8>>, i64) =
+            sqlx::query_as(
+                "SELECT h.seq, h.hash, h.version, \
+                 ARRAY(SELECT digest FROM envelopes WHERE digest = ANY($1)), \
+                 (SELECT count(*) FROM subjects WHERE id = ANY($2)) FROM chain_head h WHERE h.id = 1",
+            )
+            .bind(&digests)
+            .bind(&subjects)
+            .fetch_one(pool)
             .await?;
-        Ok(digests_of(rows))
+        if found as usize != subjects.len() {
+            // A subject is gone: the locking append says so (and the caller seals again).
+            return Ok(None);
+        }
+        let seen = seen
+            .iter()
+            .filter_map(|d| Digest::try_from(d.as_slice()).ok())
+            .collect();
+        let (mut outcome, fresh) = split_fresh(envelopes, seen);
+        let records: Vec<&NewRecord> = fresh.iter().flat_map(|e| e.records.iter()).collect();
+        outcome.entries = records.len() as u64;
+        let (rows, new_head) = link_rows(head_of(seq, &hash)?, &records, link);
+        let with_content: Vec<&LinkedRow<'_>> =
+            rows.iter().filter(|r| r.content.is_some()).collect();
+        let days = flow_days(&with_content);
+        let writes = LinkedWrites {
+            rows: &rows,
+            with_content: &with_content,
+            days: &days,
+            head: &new_head,
+            envelopes: &fresh,
+            recorded_at: records.first().map_or(0, |r| r.body.recorded_at),
+        };
+        let bindings = &new_subjects.bindings;
+        let pairs: Vec<(&Digest, &SubjectId)> = bindings
+            .iter()
+            .flat_map(|(s, ds)| ds.iter().map(move |d| (d, s)))
+            .collect();
+        let written = bind_writes(sqlx::query(&PG_APPEND_GUARDED), &writes)
+            .bind(version)
+            .bind(
+                bindings
+                    .iter()
+                    .map(|(s, _)| s.as_str())
+                    .collect::<Vec<&str>>(),
+            )
+            .bind(vec![new_subjects.created_at; bindings.len()])
+            .bind(
+                bindings
+                    .iter()
+                    .map(|(s, _)| s.index_key())
+                    .collect::<Vec<i64>>(),
+            )
+            .bind(
+                pairs
+                    .iter()
+                    .map(|(d, _)| d.to_vec())
+                    .collect::<Vec<Vec<u8>>>(),
+            )
+            .bind(pairs.iter().map(|(_, s)| s.as_str()).collect::<Vec<&str>>())
+            .fetch_one(pool)
+            .await;
+        match written {
+            Ok(row) if row.try_get::<i64, _>(0)? == 1 => {
+                outcome.head = Some(new_head);
+                Ok(Some(outcome))
+            }
+            Ok(_) => Ok(None),
+            // Another writer recorded one of these envelopes or bound one of these numbers
+            // since the lookups (without taking the head's lock): the statement wrote nothing.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(UNIQUE_VIOLATION) => {
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
-    /// How many of these (distinct) subjects exist.
-    pub(super) async fn count_subjects(
-        tx: &mut Transaction<'_, Postgres>,
-        ids: &[&str],
-    ) -> Result<usize, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM subjects WHERE id = ANY($1)")
-            .bind(ids)
-            .fetch_one(&mut **tx)
+    /// Whether the append's writes also commit it (no: [`end_append`](Self::end_append) does).
+    pub(super) const COMMITS_WITH_WRITES: bool = false;
+
+    /// Opens an append: begins the transaction and takes the row lock on the chain head in one
+    /// round trip (two statements, sent as one simple query), then reads the head, which of
+    /// `digests` are recorded already and how many of `subjects` (distinct) exist in one
+    /// statement. The lookups are a statement of their own, after the lock: a statement that
+    /// waited for the lock still reads from the snapshot it started with, so it would miss what
+    /// the lock's previous holder committed.
+    pub(super) async fn begin_append(
+        pool: &PgPool,
+        digests: &[&[u8]],
+        subjects: &[&str],
+    ) -> Result<(Transaction<'static, Postgres>, Checked), StoreError> {
+        let mut tx = pool
+            .begin_with("BEGIN; UPDATE chain_head SET version = version + 1 WHERE id = 1")
             .await?;
-        Ok(n as usize)
+        let (seq, hash, seen, found): (i64, Vec<u8>, Vec<Vec<u8>>, i64) = sqlx::query_as(
+            "SELECT h.seq, h.hash, ARRAY(SELECT digest FROM envelopes WHERE digest = ANY($1)), \
+             (SELECT count(*) FROM subjects WHERE id = ANY($2)) FROM chain_head h WHERE h.id = 1",
+        )
+        .bind(digests)
+        .bind(subjects)
+        .fetch_one(&mut *tx)
+        .await?;
+        let checked = Checked {
+            head: head_of(seq, &hash)?,
+            seen: seen
+                .iter()
+                .filter_map(|d| Digest::try_from(d.as_slice()).ok())
+                .collect(),
+            subjects_found: found as usize,
+        };
+        Ok((tx, checked))
+    }
+
+    /// Rolls back an append that found it must not write.
+    pub(super) async fn abandon_append<T>(
+        tx: Transaction<'static, Postgres>,
+        reason: StoreError,
+    ) -> Result<T, StoreError> {
+        tx.rollback().await?;
+        Err(reason)
+    }
+
+    pub(super) async fn end_append(tx: Transaction<'static, Postgres>) -> Result<(), StoreError> {
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) fn append_conn<'t>(
+        tx: &'t mut Transaction<'static, Postgres>,
+    ) -> &'t mut PgConnection {
+        tx
     }
 }
 
@@ -309,6 +535,64 @@ static PG_APPEND: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
          UPDATE chain_head SET seq = $31, hash = $32 WHERE id = 1"
     )
 });
+
+/// The optimistic append ([`PgStore::append_optimistically`]): the rows of [`PG_APPEND`] ($1–$32),
+/// each written only if the head's version is still $33, and the batch's new subjects ($34–$36)
+/// with their blind-index digests ($37, $38). Answers 1 when it wrote, 0 when it did not.
+static PG_APPEND_GUARDED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    const MOVED: &str = "WHERE EXISTS (SELECT 1 FROM head)";
+    format!(
+        "WITH head AS (UPDATE chain_head SET seq = $31, hash = $32, version = version + 1 \
+         WHERE id = 1 AND version = $33 RETURNING 1), \
+         chain_rows AS (INSERT INTO chain ({CHAIN_COLUMNS}) SELECT * FROM UNNEST(\
+         $1::bigint[], $2::bytea[], $3::text[], $4::bytea[], $5::bigint[], $6::text[], $7::text[], \
+         $8::text[], $9::bigint[], $10::bigint[], $11::bytea[], $12::text[], $13::bytea[], \
+         $14::bytea[]) {MOVED}), \
+         content_rows AS (INSERT INTO content ({CONTENT_COLUMNS}) SELECT * FROM UNNEST(\
+         $15::bigint[], $16::text[], $17::bigint[], $18::text[], $19::bytea[], $20::text[], \
+         $21::bigint[], $22::int[], $23::text[]) {MOVED}), \
+         day_rows AS ({FLOW_DAYS_INSERT}SELECT * FROM UNNEST($24::bigint[], $25::text[], \
+         $26::text[], $27::bigint[]) {MOVED}{FLOW_DAYS_UPSERT}), \
+         envelope_rows AS ({ENVELOPES_INSERT}SELECT * FROM UNNEST($28::bytea[], $29::text[], \
+         $30::bigint[]) {MOVED}), \
+         subject_rows AS (INSERT INTO subjects (id, created_at, key) SELECT * FROM UNNEST(\
+         $34::text[], $35::bigint[], $36::bigint[]) {MOVED}), \
+         index_rows AS (INSERT INTO subject_index (digest, subject_id) SELECT * FROM UNNEST(\
+         $37::bytea[], $38::text[]) {MOVED}) \
+         SELECT count(*) FROM head"
+    )
+});
+
+/// PostgreSQL's code for a unique violation.
+const UNIQUE_VIOLATION: &str = "23505";
+
+/// Binds an append's rows and new head as [`PG_APPEND`]'s $1–$32.
+fn bind_writes<'q>(query: PgQuery<'q>, w: &'q LinkedWrites<'q>) -> PgQuery<'q> {
+    let query = bind_chain(query, w.rows);
+    let query = bind_content(query, w.with_content);
+    let days = w.days;
+    let envelopes = w.envelopes;
+    query
+        .bind(days.iter().map(|((d, _, _), _)| *d).collect::<Vec<i64>>())
+        .bind(days.iter().map(|((_, f, _), _)| *f).collect::<Vec<&str>>())
+        .bind(days.iter().map(|((_, _, d), _)| *d).collect::<Vec<&str>>())
+        .bind(days.iter().map(|(_, n)| *n).collect::<Vec<i64>>())
+        .bind(
+            envelopes
+                .iter()
+                .map(|e| e.digest.to_vec())
+                .collect::<Vec<Vec<u8>>>(),
+        )
+        .bind(
+            envelopes
+                .iter()
+                .map(|e| e.subject.as_ref().map(|s| s.as_str()))
+                .collect::<Vec<Option<&str>>>(),
+        )
+        .bind(vec![w.recorded_at; envelopes.len()])
+        .bind(w.head.seq)
+        .bind(w.head.hash.as_slice())
+}
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 

@@ -46,18 +46,103 @@ pub(super) struct LinkedWrites<'a> {
     pub recorded_at: i64,
 }
 
+/// The subjects an append's values were sealed for that must exist already when it writes (a
+/// purge or an erasure may have forgotten one since it was sealed); subjects the batch creates
+/// itself are left out. Sorted, each once.
+pub(super) fn subjects_to_check<'a>(
+    envelopes: &'a [super::NewEnvelope],
+    new_subjects: &'a super::NewSubjects,
+) -> Vec<&'a str> {
+    let created: std::collections::HashSet<&str> = new_subjects
+        .bindings
+        .iter()
+        .map(|(s, _)| s.as_str())
+        .collect();
+    let mut subjects: Vec<&str> = envelopes
+        .iter()
+        .flat_map(|e| &e.records)
+        .filter_map(|r| r.content.as_ref().and_then(|c| c.subject.as_ref()))
+        .map(|s| s.as_str())
+        .filter(|s| !created.contains(s))
+        .collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    subjects
+}
+
+/// Splits a batch into the envelopes to write and the duplicates (recorded before, per `seen`,
+/// or earlier in the same batch), in the batch's order.
+pub(super) fn split_fresh(
+    envelopes: &[super::NewEnvelope],
+    mut seen: std::collections::HashSet<crate::domain::Digest>,
+) -> (super::AppendOutcome, Vec<&super::NewEnvelope>) {
+    let mut outcome = super::AppendOutcome::default();
+    let mut fresh = Vec::new();
+    for envelope in envelopes {
+        let is_fresh = seen.insert(envelope.digest);
+        outcome.fresh.push(is_fresh);
+        if is_fresh {
+            outcome.accepted += 1;
+            fresh.push(envelope);
+        } else {
+            outcome.duplicates += 1;
+        }
+    }
+    (outcome, fresh)
+}
+
+/// Links `records` after `head`: each gets the next position and a hash over the previous one.
+/// Returns the rows and the head after the last.
+pub(super) fn link_rows<'a>(
+    head: crate::domain::ChainHead,
+    records: &[&'a super::NewRecord],
+    link: &super::Linker,
+) -> (Vec<LinkedRow<'a>>, crate::domain::ChainHead) {
+    let (mut seq, mut prev) = (head.seq, head.hash);
+    let mut rows = Vec::with_capacity(records.len());
+    for record in records {
+        seq += 1;
+        let hash = link(seq, &prev, &record.body);
+        rows.push(LinkedRow {
+            seq,
+            body: &record.body,
+            prev_hash: prev,
+            hash,
+            content: record.content.as_ref(),
+        });
+        prev = hash;
+    }
+    (rows, crate::domain::ChainHead { seq, hash: prev })
+}
+
+/// The daily rollup reports read: values recorded per day, field kind and direction.
+pub(super) fn flow_days(with_content: &[&LinkedRow<'_>]) -> Vec<FlowDay> {
+    let mut days: std::collections::BTreeMap<(i64, &'static str, &'static str), i64> =
+        Default::default();
+    for r in with_content {
+        if let (Some(field), Some(direction)) = (r.body.field, r.body.direction) {
+            let day = r.body.occurred_at.div_euclid(86_400);
+            *days
+                .entry((day, field.into(), direction.into()))
+                .or_default() += 1;
+        }
+    }
+    days.into_iter().collect()
+}
+
 macro_rules! impl_sql_store {
     ($store:ty, $db:ty) => {
         use crate::crypto::WrappedKey;
         use crate::domain::{digest_key, ChainHead, Digest, SubjectId};
-        use crate::store::common::{push_list, LinkedRow, LinkedWrites, INSERT_CHUNK, IN_CHUNK};
+        use crate::store::common::{
+            flow_days, link_rows, push_list, split_fresh, subjects_to_check, LinkedRow, LinkedWrites, INSERT_CHUNK, IN_CHUNK,
+        };
         use crate::store::rows::{CheckpointRow, EntryRow, ENTRY_COLUMNS};
         use crate::store::{
             AppendOutcome, Backend, Checkpoint, Linker, NewEnvelope, NewRecord, NewSubjects, ScannedRecord, Store,
             StoreError, StoredEntry,
         };
         use sqlx::QueryBuilder;
-        use std::collections::HashSet;
 
         #[async_trait::async_trait]
         impl Store for $store {
@@ -131,33 +216,26 @@ macro_rules! impl_sql_store {
             }
 
             async fn append(&self, envelopes: &[NewEnvelope], new_subjects: &NewSubjects, link: &Linker) -> Result<AppendOutcome, StoreError> {
-                let mut tx = self.ledger.begin().await?;
-                let head = Self::lock_head(&mut tx).await?;
-                let bound = Self::insert_subjects(&mut tx, &new_subjects.bindings, new_subjects.created_at).await?;
+                if let Some(outcome) = Self::append_optimistically(&self.appender, envelopes, new_subjects, link).await? {
+                    return Ok(outcome);
+                }
+                let digests: Vec<&[u8]> = envelopes.iter().map(|e| e.digest.as_slice()).collect();
+                let subjects = subjects_to_check(envelopes, new_subjects);
+                let (mut tx, checked) = Self::begin_append(&self.appender, &digests, &subjects).await?;
+                if checked.subjects_found != subjects.len() {
+                    return Self::abandon_append(tx, StoreError::SubjectForgotten).await;
+                }
+                let bound = Self::insert_subjects(Self::append_conn(&mut tx), &new_subjects.bindings, new_subjects.created_at).await?;
                 if bound < new_subjects.bindings.iter().map(|(_, ds)| ds.len()).sum::<usize>() {
                     // Another writer bound one of these numbers first: the batch was sealed for a
                     // subject that will not exist. Nothing is written; the caller seals it again.
-                    return Err(StoreError::SubjectForgotten);
+                    return Self::abandon_append(tx, StoreError::SubjectForgotten).await;
                 }
-                let digests: Vec<&[u8]> = envelopes.iter().map(|e| e.digest.as_slice()).collect();
-                let mut seen: HashSet<Digest> = Self::recorded_envelopes(&mut tx, &digests).await?;
-                let mut outcome = AppendOutcome::default();
-                let mut fresh: Vec<&NewEnvelope> = Vec::new();
-                for envelope in envelopes {
-                    let is_fresh = seen.insert(envelope.digest);
-                    outcome.fresh.push(is_fresh);
-                    if is_fresh {
-                        outcome.accepted += 1;
-                        fresh.push(envelope);
-                    } else {
-                        outcome.duplicates += 1;
-                    }
-                }
+                let (mut outcome, fresh) = split_fresh(envelopes, checked.seen);
                 let records: Vec<&NewRecord> = fresh.iter().flat_map(|e| e.records.iter()).collect();
-                Self::check_subjects_exist(&mut tx, &records).await?;
                 outcome.entries = records.len() as u64;
-                let new_head = Self::link_and_write(&mut tx, head, &records, link, &fresh).await?;
-                tx.commit().await?;
+                let new_head = Self::link_and_write(Self::append_conn(&mut tx), checked.head, &records, link, &fresh, Self::COMMITS_WITH_WRITES).await?;
+                Self::end_append(tx).await?;
                 outcome.head = Some(new_head);
                 Ok(outcome)
             }
@@ -268,18 +346,16 @@ macro_rules! impl_sql_store {
         }
 
         impl $store {
-            /// Takes the writer's lock on the chain head and reads it. Concurrent appenders queue
-            /// here instead of forking the chain (a row lock on PostgreSQL, the write lock on SQLite).
             /// Creates subjects and binds their digests; digests already bound keep their binding.
             /// Returns how many digests were bound here.
-            async fn insert_subjects(tx: &mut sqlx::Transaction<'_, $db>, bindings: &[(SubjectId, Vec<Digest>)], now: i64) -> Result<usize, StoreError> {
+            async fn insert_subjects(conn: &mut <$db as sqlx::Database>::Connection, bindings: &[(SubjectId, Vec<Digest>)], now: i64) -> Result<usize, StoreError> {
                 for chunk in bindings.chunks(INSERT_CHUNK) {
                     let mut qb = QueryBuilder::<$db>::new("INSERT INTO subjects (id, created_at, key) ");
                     qb.push_values(chunk, |mut b, (subject, _)| {
                         b.push_bind(subject.as_str()).push_bind(now).push_bind(subject.index_key());
                     });
                     qb.push(" ON CONFLICT (id) DO NOTHING");
-                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut **tx).await?;
+                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *conn).await?;
                 }
                 let pairs: Vec<(&Digest, &SubjectId)> =
                     bindings.iter().flat_map(|(s, ds)| ds.iter().map(move |d| (d, s))).collect();
@@ -290,32 +366,19 @@ macro_rules! impl_sql_store {
                         b.push_bind(digest.as_slice()).push_bind(subject.as_str());
                     });
                     qb.push(" ON CONFLICT (digest) DO NOTHING");
-                    bound += qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut **tx).await?.rows_affected() as usize;
+                    bound += qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *conn).await?.rows_affected() as usize;
                 }
                 Ok(bound)
             }
 
-            async fn lock_head(tx: &mut sqlx::Transaction<'_, $db>) -> Result<ChainHead, StoreError> {
-                let (seq, hash): (i64, Vec<u8>) = sqlx::query_as("UPDATE chain_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+            /// Takes the writer's lock on the chain head and reads it. Concurrent appenders queue
+            /// here instead of forking the chain (a row lock on PostgreSQL, the write lock on SQLite).
+            pub(super) async fn lock_head(tx: &mut sqlx::Transaction<'_, $db>) -> Result<ChainHead, StoreError> {
+                let (seq, hash): (i64, Vec<u8>) = sqlx::query_as("UPDATE chain_head SET version = version + 1 WHERE id = 1 RETURNING seq, hash")
                     .fetch_one(&mut **tx)
                     .await?;
                 let hash = hash.as_slice().try_into().map_err(|_| StoreError::Corrupt("the chain head hash is not 32 bytes".into()))?;
                 Ok(ChainHead { seq, hash })
-            }
-
-            /// Fails when a subject a record was sealed for no longer exists (a purge forgot it while
-            /// the batch was being sealed): its key is gone, so the values would be unreadable.
-            async fn check_subjects_exist(tx: &mut sqlx::Transaction<'_, $db>, records: &[&NewRecord]) -> Result<(), StoreError> {
-                let mut subjects: Vec<&str> = records
-                    .iter()
-                    .filter_map(|r| r.content.as_ref().and_then(|c| c.subject.as_ref()).map(|s| s.as_str()))
-                    .collect();
-                subjects.sort_unstable();
-                subjects.dedup();
-                if Self::count_subjects(tx, &subjects).await? != subjects.len() {
-                    return Err(StoreError::SubjectForgotten);
-                }
-                Ok(())
             }
 
             /// Links `records` after `head`, writes their chain rows and content rows, and moves the
@@ -326,45 +389,31 @@ macro_rules! impl_sql_store {
                 records: &[&NewRecord],
                 link: &Linker,
             ) -> Result<ChainHead, StoreError> {
-                Self::link_and_write(tx, head, records, link, &[]).await
+                Self::link_and_write(tx, head, records, link, &[], false).await
             }
 
             /// Links `records` after `head` and writes their chain and content rows, the daily
             /// rollup, the new head and the duplicate-detection rows of `envelopes`. Runs inside the
             /// caller's transaction, which holds the head lock.
             async fn link_and_write(
-                tx: &mut sqlx::Transaction<'_, $db>,
+                conn: &mut <$db as sqlx::Database>::Connection,
                 head: ChainHead,
                 records: &[&NewRecord],
                 link: &Linker,
                 envelopes: &[&NewEnvelope],
+                commit: bool,
             ) -> Result<ChainHead, StoreError> {
-                let (mut seq, mut prev) = (head.seq, head.hash);
-                let mut rows: Vec<LinkedRow<'_>> = Vec::with_capacity(records.len());
-                for record in records {
-                    seq += 1;
-                    let hash = link(seq, &prev, &record.body);
-                    rows.push(LinkedRow { seq, body: &record.body, prev_hash: prev, hash, content: record.content.as_ref() });
-                    prev = hash;
-                }
+                let (rows, new_head) = link_rows(head, records, link);
                 let with_content: Vec<&LinkedRow<'_>> = rows.iter().filter(|r| r.content.is_some()).collect();
-                // The daily rollup reports read: values recorded per day, field kind and direction.
-                let mut days: std::collections::BTreeMap<(i64, &'static str, &'static str), i64> = Default::default();
-                for r in &with_content {
-                    if let (Some(field), Some(direction)) = (r.body.field, r.body.direction) {
-                        *days.entry((r.body.occurred_at.div_euclid(86_400), field.into(), direction.into())).or_default() += 1;
-                    }
-                }
-                let new_head = ChainHead { seq, hash: prev };
                 let writes = LinkedWrites {
                     rows: &rows,
                     with_content: &with_content,
-                    days: &days.into_iter().collect::<Vec<_>>(),
+                    days: &flow_days(&with_content),
                     head: &new_head,
                     envelopes,
                     recorded_at: records.first().map_or(0, |r| r.body.recorded_at),
                 };
-                Self::write_linked(tx, &writes).await?;
+                Self::write_linked(conn, &writes, commit).await?;
                 Ok(new_head)
             }
         }

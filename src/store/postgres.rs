@@ -12,6 +12,8 @@ use std::str::FromStr;
 /// The ledger and key store as two PostgreSQL databases.
 pub struct PgStore {
     ledger: PgPool,
+    /// Appends use the shared pool: the server's own buffer cache serves every connection.
+    appender: PgPool,
     keys: PgPool,
 }
 
@@ -34,6 +36,7 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
         Ok(Self {
+            appender: ledger_pool.clone(),
             ledger: ledger_pool,
             keys: keys_pool,
         })

@@ -4,21 +4,34 @@
 use super::common::impl_sql_store;
 use super::DatabaseUrl;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{ConnectOptions, Connection, SqliteConnection, SqlitePool};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Performance settings, measured on the ingest bench: statement journals of multi-row INSERTs
 /// went to temporary files. (A larger page cache gained 5% at 1M entries but cost 20-40 MB per
-/// connection, breaking the flat-memory budget, so it stays at SQLite's 2 MB.) The automatic
+/// connection, so the shared connections keep SQLite's 2 MB; only the one appending connection
+/// has more, see [`APPENDER_CACHE_KIB`].) The automatic
 /// checkpoint waits for 4,000 WAL pages (16 MB) rather than 1,000: `serve` folds the WAL itself
 /// off the writer's path, and many small webhook commits would otherwise each pay for one.
 /// Public so the bench's floor uses the same settings.
 pub const TUNING: &[(&str, &str)] = &[("temp_store", "memory"), ("wal_autocheckpoint", "4000")];
 
+/// Page cache of the appending connection, in KiB. Appends touch a few random index leaves per
+/// envelope; with SQLite's default 2 MB most of them were read back from the OS on every
+/// webhook batch, which made a batch's append about 60% slower (http bench).
+const APPENDER_CACHE_KIB: i64 = 16 * 1024;
+
 /// The ledger and key store as two SQLite files.
 pub struct SqliteStore {
     ledger: SqlitePool,
+    /// The one connection batches are appended through. SQLite has one writer anyway; keeping
+    /// appends on one connection keeps its page cache warm (a connection drops its whole cache
+    /// when another connection wrote since its last transaction, and pooled connections take
+    /// turns). Not a pool: a pool hands a connection back only after a task of its own has
+    /// pinged it, a wait every append would pay when there is one connection.
+    appender: Appender,
     keys: SqlitePool,
 }
 
@@ -37,6 +50,8 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
         drop(guard);
+        let appender =
+            Appender::new(options(ledger)?.pragma("cache_size", (-APPENDER_CACHE_KIB).to_string()));
         let keys_pool = open(keys).await?;
         let guard = MigrationLock::take(keys)?;
         sqlx::migrate!("./migrations/sqlite_keys")
@@ -46,6 +61,7 @@ impl SqliteStore {
         drop(guard);
         Ok(Self {
             ledger: ledger_pool,
+            appender,
             keys: keys_pool,
         })
     }
@@ -85,10 +101,12 @@ impl SqliteStore {
                 .execute(pool)
                 .await;
         }
+        self.appender.close().await;
     }
 }
 
-async fn open(url: &DatabaseUrl) -> Result<SqlitePool, StoreError> {
+/// Connection settings for a database file (created with owner-only permissions when missing).
+fn options(url: &DatabaseUrl) -> Result<SqliteConnectOptions, StoreError> {
     let connect_error = |e: sqlx::Error| StoreError::Connect {
         url: url.to_string(),
         reason: e.to_string(),
@@ -107,17 +125,83 @@ async fn open(url: &DatabaseUrl) -> Result<SqlitePool, StoreError> {
         .busy_timeout(Duration::from_secs(30))
         .foreign_keys(true)
         .pragma("secure_delete", "on");
-    let options = TUNING
+    Ok(TUNING
         .iter()
-        .fold(options, |o, (name, value)| o.pragma(*name, *value));
+        .fold(options, |o, (name, value)| o.pragma(*name, *value)))
+}
+
+async fn open(url: &DatabaseUrl) -> Result<SqlitePool, StoreError> {
     SqlitePoolOptions::new()
         .max_connections(4)
         // An in-process file does not go away; a ping before every use would add a round trip
         // through the connection's worker thread to every transaction.
         .test_before_acquire(false)
-        .connect_with(options)
+        .connect_with(options(url)?)
         .await
-        .map_err(connect_error)
+        .map_err(|e| StoreError::Connect {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// The connection SQLite batches are appended through (see [`SqliteStore`]): opened on first
+/// use, and again after an append that failed midway closed it.
+pub(super) struct Appender {
+    options: SqliteConnectOptions,
+    conn: Arc<tokio::sync::Mutex<Option<SqliteConnection>>>,
+}
+
+impl Appender {
+    fn new(options: SqliteConnectOptions) -> Self {
+        Self {
+            options,
+            conn: Arc::default(),
+        }
+    }
+
+    /// Waits for the connection (one append at a time) and hands it out for a transaction.
+    pub(super) async fn take(&self) -> Result<RawTransaction, StoreError> {
+        let mut conn = self.conn.clone().lock_owned().await;
+        if conn.is_none() {
+            *conn = Some(self.options.connect().await?);
+        }
+        Ok(RawTransaction { conn, ended: false })
+    }
+
+    async fn close(&self) {
+        if let Some(conn) = self.conn.lock().await.take() {
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// The appending connection inside a transaction begun with a raw `BEGIN` (sent in the same
+/// round trip as the append's first statements; its `COMMIT` goes with the writes). Unless it
+/// is ended after its `COMMIT` or `ROLLBACK` went through, the connection is closed when this is
+/// dropped, and closing rolls the transaction back: an error or a cancelled append never leaves
+/// a half-open transaction for the next append.
+pub(super) struct RawTransaction {
+    conn: tokio::sync::OwnedMutexGuard<Option<SqliteConnection>>,
+    ended: bool,
+}
+
+impl RawTransaction {
+    pub(super) fn conn(&mut self) -> &mut SqliteConnection {
+        self.conn.as_mut().expect("an appending connection is open")
+    }
+
+    /// The transaction ended cleanly: the connection stays open for the next append.
+    pub(super) fn ended(mut self) {
+        self.ended = true;
+    }
+}
+
+impl Drop for RawTransaction {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.conn.take();
+        }
+    }
 }
 
 /// An exclusive advisory lock (flock) on `<database>-migrate.lock` while migrations run: sqlx does
