@@ -150,9 +150,12 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + S
     })
 }
 
-/// How often `serve` folds SQLite's write-ahead logs into the database files: under a webhook
-/// load a tenth of a second adds a couple of thousand pages, below SQLite's own threshold.
-const FOLD_WAL_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+/// How often `serve` folds SQLite's write-ahead logs into the database files. Under a webhook
+/// load a second adds up to about 30,000 pages (measured at 5,000 webhooks/s), below the
+/// appending connection's backstop; pages written again within the second (index leaves, the
+/// chain's last pages) are copied once, and the database file is synced once a second rather
+/// than ten times (http bench: about a fifth more webhooks/s than folding every 100 ms).
+const FOLD_WAL_EVERY: std::time::Duration = std::time::Duration::from_millis(1_000);
 
 /// Folds the write-ahead logs until `stopped`, so webhook commits rarely pay for a checkpoint
 /// themselves (SQLite's automatic one stays as the backstop). Nothing to do on PostgreSQL.
@@ -162,6 +165,9 @@ async fn fold_wal_until(
 ) {
     if store.backend() != crate::store::Backend::Sqlite {
         return;
+    }
+    if let Err(e) = store.take_over_wal_folding().await {
+        tracing::warn!(error.message = %e, "could not leave checkpoints to the WAL folding; appends keep running SQLite's own");
     }
     tokio::pin!(stopped);
     let mut every = tokio::time::interval(FOLD_WAL_EVERY);

@@ -334,6 +334,10 @@ macro_rules! impl_sql_store {
                 Ok(row.map(CheckpointRow::into_checkpoint).transpose()?)
             }
 
+            async fn take_over_wal_folding(&self) -> Result<(), StoreError> {
+                self.leave_checkpoints_to_caller().await
+            }
+
             async fn fold_wal(&self) -> Result<(), StoreError> {
                 self.fold_wal_files().await
             }

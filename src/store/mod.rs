@@ -209,6 +209,11 @@ pub trait Store:
     /// waiting for anyone (a passive checkpoint), so a long-running writer's commits do not pay
     /// for it. Nothing to do on PostgreSQL.
     async fn fold_wal(&self) -> Result<(), StoreError>;
+    /// The caller will [`fold_wal`](Self::fold_wal) from now on, often: SQLite's automatic
+    /// checkpoint, which an appending commit would otherwise run itself, becomes a far backstop,
+    /// so appends do not pay for checkpoints and pages written again between two folds are
+    /// copied once. Nothing to do on PostgreSQL.
+    async fn take_over_wal_folding(&self) -> Result<(), StoreError>;
 }
 
 /// Opens (creating and migrating when missing) the ledger and key store at these URLs.

@@ -44,6 +44,10 @@ impl PgStore {
 
     async fn before_close(&self) {}
 
+    async fn leave_checkpoints_to_caller(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     async fn fold_wal_files(&self) -> Result<(), StoreError> {
         Ok(())
     }

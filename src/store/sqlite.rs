@@ -23,6 +23,11 @@ pub const TUNING: &[(&str, &str)] = &[("temp_store", "memory"), ("wal_autocheckp
 /// webhook batch, which made a batch's append about 60% slower (http bench).
 const APPENDER_CACHE_KIB: i64 = 16 * 1024;
 
+/// SQLite's automatic checkpoint threshold (WAL pages) on the appending connection once the
+/// caller folds the WAL itself ([`Store::take_over_wal_folding`](super::Store)): only a backstop,
+/// far above what `serve`'s folding lets the WAL reach between two folds.
+const FOLDED_AUTOCHECKPOINT: u32 = 40_000;
+
 /// The ledger and key store as two SQLite files.
 pub struct SqliteStore {
     ledger: SqlitePool,
@@ -83,6 +88,10 @@ impl SqliteStore {
                 .await?;
         }
         Ok(())
+    }
+
+    async fn leave_checkpoints_to_caller(&self) -> Result<(), StoreError> {
+        self.appender.leave_checkpoints().await
     }
 
     async fn fold_wal_files(&self) -> Result<(), StoreError> {
@@ -147,14 +156,14 @@ async fn open(url: &DatabaseUrl) -> Result<SqlitePool, StoreError> {
 /// The connection SQLite batches are appended through (see [`SqliteStore`]): opened on first
 /// use, and again after an append that failed midway closed it.
 pub(super) struct Appender {
-    options: SqliteConnectOptions,
+    options: std::sync::Mutex<SqliteConnectOptions>,
     conn: Arc<tokio::sync::Mutex<Option<SqliteConnection>>>,
 }
 
 impl Appender {
     fn new(options: SqliteConnectOptions) -> Self {
         Self {
-            options,
+            options: std::sync::Mutex::new(options),
             conn: Arc::default(),
         }
     }
@@ -163,9 +172,30 @@ impl Appender {
     pub(super) async fn take(&self) -> Result<RawTransaction, StoreError> {
         let mut conn = self.conn.clone().lock_owned().await;
         if conn.is_none() {
-            *conn = Some(self.options.connect().await?);
+            let options = self.options().clone();
+            *conn = Some(options.connect().await?);
         }
         Ok(RawTransaction { conn, ended: false })
+    }
+
+    /// Appends leave checkpoints to whoever folds the WAL: SQLite's automatic checkpoint waits
+    /// for [`FOLDED_AUTOCHECKPOINT`] pages, on the open connection and any opened later.
+    async fn leave_checkpoints(&self) -> Result<(), StoreError> {
+        let pragma = format!("PRAGMA wal_autocheckpoint = {FOLDED_AUTOCHECKPOINT}");
+        {
+            let mut options = self.options();
+            *options = options
+                .clone()
+                .pragma("wal_autocheckpoint", FOLDED_AUTOCHECKPOINT.to_string());
+        }
+        if let Some(conn) = self.conn.lock().await.as_mut() {
+            sqlx::query(&pragma).execute(conn).await?;
+        }
+        Ok(())
+    }
+
+    fn options(&self) -> std::sync::MutexGuard<'_, SqliteConnectOptions> {
+        self.options.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     async fn close(&self) {
