@@ -1,8 +1,12 @@
 //! The hot statements of an append, written per backend: SQLite takes multi-row `VALUES` lists
 //! and `IN (…)` lists (cheap to prepare in process); PostgreSQL takes one array per column
 //! (`UNNEST`, `= ANY`), so each statement has one text whatever the batch size and the server
-//! parses and plans it once per connection instead of once per batch. On SQLite a webhook-sized
-//! append's writes go to the connection's worker thread as one multi-statement round trip.
+//! parses and plans it once per connection instead of once per batch. Round trips are what a
+//! small (webhook-sized) append costs most, so each backend opens, checks and closes an append in
+//! as few as it can: on SQLite the begin, the head lock and the look-ups are one multi-statement
+//! round trip to the connection's worker thread, and the writes and the commit another; on
+//! PostgreSQL an append is first tried as two statements without a transaction (look-ups, then
+//! every write guarded by the head's version), and only under the head's lock when that fails.
 
 use super::common::{
     flow_days, link_rows, push_list, split_fresh, subjects_to_check, FlowDay, LinkedRow,
