@@ -9,14 +9,11 @@
 //! every write guarded by the head's version), and only under the head's lock when that fails.
 
 use super::common::{
-    flow_days, link_rows, push_list, split_fresh, subjects_to_check, FlowDay, LinkedRow,
-    LinkedWrites, INSERT_CHUNK, IN_CHUNK,
+    head_of, push_list, split_fresh, FlowDay, LinkedRow, LinkedWrites, INSERT_CHUNK, IN_CHUNK,
 };
 use super::rows::KEY_SCHEME_BUCKETED;
 use super::sqlite::{Appender, RawTransaction};
-use super::{
-    AppendOutcome, Linker, NewEnvelope, NewRecord, NewSubjects, PgStore, SqliteStore, StoreError,
-};
+use super::{AppendOutcome, Linker, NewEnvelope, NewSubjects, PgStore, SqliteStore, StoreError};
 use crate::domain::{digest_key, ChainHead, Digest, EntryState, SubjectId};
 use sqlx::{
     PgConnection, PgPool, Postgres, QueryBuilder, Row, Sqlite, SqliteConnection, Transaction,
@@ -37,13 +34,6 @@ pub(super) struct Checked {
     pub subjects_found: usize,
 }
 
-fn head_of(seq: i64, hash: &[u8]) -> Result<ChainHead, StoreError> {
-    let hash = hash
-        .try_into()
-        .map_err(|_| StoreError::Corrupt("the chain head hash is not 32 bytes".into()))?;
-    Ok(ChainHead { seq, hash })
-}
-
 fn digests_of(rows: Vec<(Vec<u8>,)>) -> HashSet<Digest> {
     rows.into_iter()
         .filter_map(|(d,)| Digest::try_from(d.as_slice()).ok())
@@ -57,6 +47,8 @@ impl SqliteStore {
         _: &Appender,
         _: &[NewEnvelope],
         _: &NewSubjects,
+        _: &[&[u8]],
+        _: &[&str],
         _: &Linker,
     ) -> Result<Option<AppendOutcome>, StoreError> {
         Ok(None)
@@ -188,62 +180,60 @@ impl SqliteStore {
         w: &LinkedWrites<'_>,
         commit: bool,
     ) -> Result<(), StoreError> {
+        let with_content = w.with_content();
         let params = w.rows.len() * 14
-            + w.with_content.len() * 9
+            + with_content.len() * 9
             + w.days.len() * 4
             + w.envelopes.len() * 3
             + 2;
         if params <= ONE_ROUND_TRIP_PARAMS {
             let mut qb = QueryBuilder::<Sqlite>::new("");
-            push_chain(&mut qb, w.rows);
-            push_content(&mut qb, w.with_content);
-            push_days(&mut qb, w.days);
+            push_chain(&mut qb, &w.rows);
+            push_content(&mut qb, &with_content);
+            push_days(&mut qb, &w.days);
             push_envelopes(&mut qb, w.envelopes, w.recorded_at);
-            push_head(&mut qb, w.head);
+            push_head(&mut qb, &w.head);
             if commit {
                 qb.push("; COMMIT");
             }
             qb.build().persistent(false).execute(&mut *conn).await?;
             return Ok(());
         }
-        let full = |n: usize| Self::CACHE_FULL_CHUNKS && n == INSERT_CHUNK;
-        for chunk in w.rows.chunks(INSERT_CHUNK) {
-            let mut qb = QueryBuilder::<Sqlite>::new("");
-            push_chain(&mut qb, chunk);
-            qb.build()
-                .persistent(full(chunk.len()))
-                .execute(&mut *conn)
-                .await?;
-        }
-        for chunk in w.with_content.chunks(INSERT_CHUNK) {
-            let mut qb = QueryBuilder::<Sqlite>::new("");
-            push_content(&mut qb, chunk);
-            qb.build()
-                .persistent(full(chunk.len()))
-                .execute(&mut *conn)
-                .await?;
-        }
-        for chunk in w.days.chunks(INSERT_CHUNK) {
-            let mut qb = QueryBuilder::<Sqlite>::new("");
-            push_days(&mut qb, chunk);
-            qb.build().persistent(false).execute(&mut *conn).await?;
-        }
-        for chunk in w.envelopes.chunks(INSERT_CHUNK) {
-            let mut qb = QueryBuilder::<Sqlite>::new("");
-            push_envelopes(&mut qb, chunk, w.recorded_at);
-            qb.build()
-                .persistent(full(chunk.len()))
-                .execute(&mut *conn)
-                .await?;
-        }
+        let cache = Self::CACHE_FULL_CHUNKS;
+        in_chunks(conn, &w.rows, cache, push_chain).await?;
+        in_chunks(conn, &with_content, cache, push_content).await?;
+        in_chunks(conn, &w.days, false, push_days).await?;
+        in_chunks(conn, w.envelopes, cache, |qb, chunk| {
+            push_envelopes(qb, chunk, w.recorded_at)
+        })
+        .await?;
         let mut qb = QueryBuilder::<Sqlite>::new("");
-        push_head(&mut qb, w.head);
+        push_head(&mut qb, &w.head);
         if commit {
             qb.push("; COMMIT");
         }
         qb.build().persistent(false).execute(&mut *conn).await?;
         Ok(())
     }
+}
+
+/// Writes `items` a statement per chunk of [`INSERT_CHUNK`] (SQLite's bound-parameter limit),
+/// each built by `push`; with `cache`, full chunks keep their prepared statement.
+async fn in_chunks<'a, T>(
+    conn: &mut SqliteConnection,
+    items: &'a [T],
+    cache: bool,
+    push: impl Fn(&mut QueryBuilder<'a, Sqlite>, &'a [T]),
+) -> Result<(), StoreError> {
+    for chunk in items.chunks(INSERT_CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new("");
+        push(&mut qb, chunk);
+        qb.build()
+            .persistent(cache && chunk.len() == INSERT_CHUNK)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Bound parameters up to which an append's writes go as one multi-statement round trip (a
@@ -383,43 +373,17 @@ impl PgStore {
         pool: &PgPool,
         envelopes: &[NewEnvelope],
         new_subjects: &NewSubjects,
+        digests: &[&[u8]],
+        subjects: &[&str],
         link: &Linker,
     ) -> Result<Option<AppendOutcome>, StoreError> {
-        let digests: Vec<&[u8]> = envelopes.iter().map(|e| e.digest.as_slice()).collect();
-        let subjects = subjects_to_check(envelopes, new_subjects);
-        let (seq, hash, version, seen, found): (i64, Vec<u8>, i64, Vec<Vec<u8>>, i64) =
-            sqlx::query_as(
-                "SELECT h.seq, h.hash, h.version, \
-                 ARRAY(SELECT digest FROM envelopes WHERE digest = ANY($1)), \
-                 (SELECT count(*) FROM subjects WHERE id = ANY($2)) FROM chain_head h WHERE h.id = 1",
-            )
-            .bind(&digests)
-            .bind(&subjects)
-            .fetch_one(pool)
-            .await?;
-        if found as usize != subjects.len() {
+        let (checked, version) = Self::look_up(pool, digests, subjects).await?;
+        if checked.subjects_found != subjects.len() {
             // A subject is gone: the locking append says so (and the caller seals again).
             return Ok(None);
         }
-        let seen = seen
-            .iter()
-            .filter_map(|d| Digest::try_from(d.as_slice()).ok())
-            .collect();
-        let (mut outcome, fresh) = split_fresh(envelopes, seen);
-        let records: Vec<&NewRecord> = fresh.iter().flat_map(|e| e.records.iter()).collect();
-        outcome.entries = records.len() as u64;
-        let (rows, new_head) = link_rows(head_of(seq, &hash)?, &records, link);
-        let with_content: Vec<&LinkedRow<'_>> =
-            rows.iter().filter(|r| r.content.is_some()).collect();
-        let days = flow_days(&with_content);
-        let writes = LinkedWrites {
-            rows: &rows,
-            with_content: &with_content,
-            days: &days,
-            head: &new_head,
-            envelopes: &fresh,
-            recorded_at: records.first().map_or(0, |r| r.body.recorded_at),
-        };
+        let (mut outcome, fresh, records) = split_fresh(envelopes, checked.seen);
+        let writes = LinkedWrites::link(checked.head, &records, link, &fresh);
         let bindings = &new_subjects.bindings;
         let pairs: Vec<(&Digest, &SubjectId)> = bindings
             .iter()
@@ -451,7 +415,7 @@ impl PgStore {
             .await;
         match written {
             Ok(row) if row.try_get::<i64, _>(0)? == 1 => {
-                outcome.head = Some(new_head);
+                outcome.head = Some(writes.head);
                 Ok(Some(outcome))
             }
             Ok(_) => Ok(None),
@@ -464,13 +428,40 @@ impl PgStore {
         }
     }
 
+    /// An append's look-ups in one statement: the chain head and its version, which of
+    /// `digests` are recorded already and how many of `subjects` (distinct) exist.
+    async fn look_up(
+        conn: impl sqlx::PgExecutor<'_>,
+        digests: &[&[u8]],
+        subjects: &[&str],
+    ) -> Result<(Checked, i64), StoreError> {
+        let (seq, hash, version, seen, found): (i64, Vec<u8>, i64, Vec<Vec<u8>>, i64) =
+            sqlx::query_as(
+                "SELECT h.seq, h.hash, h.version, \
+                 ARRAY(SELECT digest FROM envelopes WHERE digest = ANY($1)), \
+                 (SELECT count(*) FROM subjects WHERE id = ANY($2)) FROM chain_head h WHERE h.id = 1",
+            )
+            .bind(digests)
+            .bind(subjects)
+            .fetch_one(conn)
+            .await?;
+        let checked = Checked {
+            head: head_of(seq, &hash)?,
+            seen: seen
+                .iter()
+                .filter_map(|d| Digest::try_from(d.as_slice()).ok())
+                .collect(),
+            subjects_found: found as usize,
+        };
+        Ok((checked, version))
+    }
+
     /// Whether the append's writes also commit it (no: [`end_append`](Self::end_append) does).
     pub(super) const COMMITS_WITH_WRITES: bool = false;
 
     /// Opens an append: begins the transaction and takes the row lock on the chain head in one
-    /// round trip (two statements, sent as one simple query), then reads the head, which of
-    /// `digests` are recorded already and how many of `subjects` (distinct) exist in one
-    /// statement. The lookups are a statement of their own, after the lock: a statement that
+    /// round trip (two statements, sent as one simple query), then [looks up](Self::look_up) the
+    /// head, duplicates and subjects in one statement. The lookups are a statement of their own, after the lock: a statement that
     /// waited for the lock still reads from the snapshot it started with, so it would miss what
     /// the lock's previous holder committed.
     pub(super) async fn begin_append(
@@ -481,22 +472,7 @@ impl PgStore {
         let mut tx = pool
             .begin_with("BEGIN; UPDATE chain_head SET version = version + 1 WHERE id = 1")
             .await?;
-        let (seq, hash, seen, found): (i64, Vec<u8>, Vec<Vec<u8>>, i64) = sqlx::query_as(
-            "SELECT h.seq, h.hash, ARRAY(SELECT digest FROM envelopes WHERE digest = ANY($1)), \
-             (SELECT count(*) FROM subjects WHERE id = ANY($2)) FROM chain_head h WHERE h.id = 1",
-        )
-        .bind(digests)
-        .bind(subjects)
-        .fetch_one(&mut *tx)
-        .await?;
-        let checked = Checked {
-            head: head_of(seq, &hash)?,
-            seen: seen
-                .iter()
-                .filter_map(|d| Digest::try_from(d.as_slice()).ok())
-                .collect(),
-            subjects_found: found as usize,
-        };
+        let (checked, _) = Self::look_up(&mut *tx, digests, subjects).await?;
         Ok((tx, checked))
     }
 
@@ -572,9 +548,9 @@ const UNIQUE_VIOLATION: &str = "23505";
 
 /// Binds an append's rows and new head as [`PG_APPEND`]'s $1–$32.
 fn bind_writes<'q>(query: PgQuery<'q>, w: &'q LinkedWrites<'q>) -> PgQuery<'q> {
-    let query = bind_chain(query, w.rows);
-    let query = bind_content(query, w.with_content);
-    let days = w.days;
+    let query = bind_chain(query, &w.rows);
+    let query = bind_content(query, &w.with_content());
+    let days = &w.days;
     let envelopes = w.envelopes;
     query
         .bind(days.iter().map(|((d, _, _), _)| *d).collect::<Vec<i64>>())
@@ -644,7 +620,7 @@ fn bind_chain<'q>(query: PgQuery<'q>, rows: &'q [LinkedRow<'q>]) -> PgQuery<'q> 
         .bind(bytes(&|r| Some(r.hash.to_vec())))
 }
 
-fn bind_content<'q>(query: PgQuery<'q>, rows: &'q [&'q LinkedRow<'q>]) -> PgQuery<'q> {
+fn bind_content<'q>(query: PgQuery<'q>, rows: &[&LinkedRow<'q>]) -> PgQuery<'q> {
     query
         .bind(rows.iter().map(|r| r.seq).collect::<Vec<i64>>())
         .bind(

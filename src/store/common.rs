@@ -38,12 +38,72 @@ pub(super) type FlowDay = ((i64, &'static str, &'static str), i64);
 
 /// Everything one append writes after linking, handed to the backend's `write_linked`.
 pub(super) struct LinkedWrites<'a> {
-    pub rows: &'a [LinkedRow<'a>],
-    pub with_content: &'a [&'a LinkedRow<'a>],
-    pub days: &'a [FlowDay],
-    pub head: &'a crate::domain::ChainHead,
+    pub rows: Vec<LinkedRow<'a>>,
+    pub days: Vec<FlowDay>,
+    /// The head after the last row.
+    pub head: crate::domain::ChainHead,
     pub envelopes: &'a [&'a super::NewEnvelope],
     pub recorded_at: i64,
+}
+
+impl<'a> LinkedWrites<'a> {
+    /// Links `records` after `head` (each gets the next position and a hash over the previous
+    /// one) and counts the daily rollup reports read: values recorded per day, field kind and
+    /// direction. `envelopes` are the duplicate-detection rows written with them.
+    pub fn link(
+        head: crate::domain::ChainHead,
+        records: &[&'a super::NewRecord],
+        link: &super::Linker,
+        envelopes: &'a [&'a super::NewEnvelope],
+    ) -> Self {
+        let (mut seq, mut prev) = (head.seq, head.hash);
+        let mut rows = Vec::with_capacity(records.len());
+        let mut days: std::collections::BTreeMap<(i64, &'static str, &'static str), i64> =
+            Default::default();
+        for record in records {
+            seq += 1;
+            let hash = link(seq, &prev, &record.body);
+            rows.push(LinkedRow {
+                seq,
+                body: &record.body,
+                prev_hash: prev,
+                hash,
+                content: record.content.as_ref(),
+            });
+            prev = hash;
+            if let (Some(_), Some(field), Some(direction)) =
+                (&record.content, record.body.field, record.body.direction)
+            {
+                let day = record.body.occurred_at.div_euclid(86_400);
+                *days
+                    .entry((day, field.into(), direction.into()))
+                    .or_default() += 1;
+            }
+        }
+        Self {
+            rows,
+            days: days.into_iter().collect(),
+            head: crate::domain::ChainHead { seq, hash: prev },
+            envelopes,
+            recorded_at: records.first().map_or(0, |r| r.body.recorded_at),
+        }
+    }
+
+    /// The rows that carry sealed content (their content rows).
+    pub fn with_content(&self) -> Vec<&LinkedRow<'a>> {
+        self.rows.iter().filter(|r| r.content.is_some()).collect()
+    }
+}
+
+/// A chain head read from the database.
+pub(super) fn head_of(
+    seq: i64,
+    hash: &[u8],
+) -> Result<crate::domain::ChainHead, super::StoreError> {
+    let hash = hash
+        .try_into()
+        .map_err(|_| super::StoreError::Corrupt("the chain head hash is not 32 bytes".into()))?;
+    Ok(crate::domain::ChainHead { seq, hash })
 }
 
 /// The subjects an append's values were sealed for that must exist already when it writes (a
@@ -71,11 +131,16 @@ pub(super) fn subjects_to_check<'a>(
 }
 
 /// Splits a batch into the envelopes to write and the duplicates (recorded before, per `seen`,
-/// or earlier in the same batch), in the batch's order.
+/// or earlier in the same batch), in the batch's order; returns the outcome so far (all but the
+/// head), the envelopes to write and their records.
 pub(super) fn split_fresh(
     envelopes: &[super::NewEnvelope],
     mut seen: std::collections::HashSet<crate::domain::Digest>,
-) -> (super::AppendOutcome, Vec<&super::NewEnvelope>) {
+) -> (
+    super::AppendOutcome,
+    Vec<&super::NewEnvelope>,
+    Vec<&super::NewRecord>,
+) {
     let mut outcome = super::AppendOutcome::default();
     let mut fresh = Vec::new();
     for envelope in envelopes {
@@ -88,46 +153,9 @@ pub(super) fn split_fresh(
             outcome.duplicates += 1;
         }
     }
-    (outcome, fresh)
-}
-
-/// Links `records` after `head`: each gets the next position and a hash over the previous one.
-/// Returns the rows and the head after the last.
-pub(super) fn link_rows<'a>(
-    head: crate::domain::ChainHead,
-    records: &[&'a super::NewRecord],
-    link: &super::Linker,
-) -> (Vec<LinkedRow<'a>>, crate::domain::ChainHead) {
-    let (mut seq, mut prev) = (head.seq, head.hash);
-    let mut rows = Vec::with_capacity(records.len());
-    for record in records {
-        seq += 1;
-        let hash = link(seq, &prev, &record.body);
-        rows.push(LinkedRow {
-            seq,
-            body: &record.body,
-            prev_hash: prev,
-            hash,
-            content: record.content.as_ref(),
-        });
-        prev = hash;
-    }
-    (rows, crate::domain::ChainHead { seq, hash: prev })
-}
-
-/// The daily rollup reports read: values recorded per day, field kind and direction.
-pub(super) fn flow_days(with_content: &[&LinkedRow<'_>]) -> Vec<FlowDay> {
-    let mut days: std::collections::BTreeMap<(i64, &'static str, &'static str), i64> =
-        Default::default();
-    for r in with_content {
-        if let (Some(field), Some(direction)) = (r.body.field, r.body.direction) {
-            let day = r.body.occurred_at.div_euclid(86_400);
-            *days
-                .entry((day, field.into(), direction.into()))
-                .or_default() += 1;
-        }
-    }
-    days.into_iter().collect()
+    let records: Vec<&super::NewRecord> = fresh.iter().flat_map(|e| e.records.iter()).collect();
+    outcome.entries = records.len() as u64;
+    (outcome, fresh, records)
 }
 
 macro_rules! impl_sql_store {
@@ -135,7 +163,7 @@ macro_rules! impl_sql_store {
         use crate::crypto::WrappedKey;
         use crate::domain::{digest_key, ChainHead, Digest, SubjectId};
         use crate::store::common::{
-            flow_days, link_rows, push_list, split_fresh, subjects_to_check, LinkedRow, LinkedWrites, INSERT_CHUNK, IN_CHUNK,
+            head_of, push_list, split_fresh, subjects_to_check, LinkedWrites, INSERT_CHUNK, IN_CHUNK,
         };
         use crate::store::rows::{CheckpointRow, EntryRow, ENTRY_COLUMNS};
         use crate::store::{
@@ -216,11 +244,11 @@ macro_rules! impl_sql_store {
             }
 
             async fn append(&self, envelopes: &[NewEnvelope], new_subjects: &NewSubjects, link: &Linker) -> Result<AppendOutcome, StoreError> {
-                if let Some(outcome) = Self::append_optimistically(&self.appender, envelopes, new_subjects, link).await? {
-                    return Ok(outcome);
-                }
                 let digests: Vec<&[u8]> = envelopes.iter().map(|e| e.digest.as_slice()).collect();
                 let subjects = subjects_to_check(envelopes, new_subjects);
+                if let Some(outcome) = Self::append_optimistically(&self.appender, envelopes, new_subjects, &digests, &subjects, link).await? {
+                    return Ok(outcome);
+                }
                 let (mut tx, checked) = Self::begin_append(&self.appender, &digests, &subjects).await?;
                 if checked.subjects_found != subjects.len() {
                     return Self::abandon_append(tx, StoreError::SubjectForgotten).await;
@@ -231,9 +259,7 @@ macro_rules! impl_sql_store {
                     // subject that will not exist. Nothing is written; the caller seals it again.
                     return Self::abandon_append(tx, StoreError::SubjectForgotten).await;
                 }
-                let (mut outcome, fresh) = split_fresh(envelopes, checked.seen);
-                let records: Vec<&NewRecord> = fresh.iter().flat_map(|e| e.records.iter()).collect();
-                outcome.entries = records.len() as u64;
+                let (mut outcome, fresh, records) = split_fresh(envelopes, checked.seen);
                 let new_head = Self::link_and_write(Self::append_conn(&mut tx), checked.head, &records, link, &fresh, Self::COMMITS_WITH_WRITES).await?;
                 Self::end_append(tx).await?;
                 outcome.head = Some(new_head);
@@ -251,7 +277,7 @@ macro_rules! impl_sql_store {
             async fn head(&self) -> Result<ChainHead, StoreError> {
                 let (seq, hash): (i64, Vec<u8>) =
                     sqlx::query_as("SELECT seq, hash FROM chain_head WHERE id = 1").fetch_one(&self.ledger).await?;
-                Ok(ChainHead { seq, hash: hash.as_slice().try_into().map_err(|_| StoreError::Corrupt("the chain head hash is not 32 bytes".into()))? })
+                head_of(seq, &hash)
             }
 
             async fn entries_for_message(&self, digest: &Digest) -> Result<Vec<StoredEntry>, StoreError> {
@@ -381,8 +407,7 @@ macro_rules! impl_sql_store {
                 let (seq, hash): (i64, Vec<u8>) = sqlx::query_as("UPDATE chain_head SET version = version + 1 WHERE id = 1 RETURNING seq, hash")
                     .fetch_one(&mut **tx)
                     .await?;
-                let hash = hash.as_slice().try_into().map_err(|_| StoreError::Corrupt("the chain head hash is not 32 bytes".into()))?;
-                Ok(ChainHead { seq, hash })
+                head_of(seq, &hash)
             }
 
             /// Links `records` after `head`, writes their chain rows and content rows, and moves the
@@ -407,18 +432,9 @@ macro_rules! impl_sql_store {
                 envelopes: &[&NewEnvelope],
                 commit: bool,
             ) -> Result<ChainHead, StoreError> {
-                let (rows, new_head) = link_rows(head, records, link);
-                let with_content: Vec<&LinkedRow<'_>> = rows.iter().filter(|r| r.content.is_some()).collect();
-                let writes = LinkedWrites {
-                    rows: &rows,
-                    with_content: &with_content,
-                    days: &flow_days(&with_content),
-                    head: &new_head,
-                    envelopes,
-                    recorded_at: records.first().map_or(0, |r| r.body.recorded_at),
-                };
+                let writes = LinkedWrites::link(head, records, link, envelopes);
                 Self::write_linked(conn, &writes, commit).await?;
-                Ok(new_head)
+                Ok(writes.head)
             }
         }
     };
