@@ -14,6 +14,8 @@ use super::metrics::Metrics;
 use crate::clock;
 use crate::ledger::{Ledger, LedgerError, PreparedEnvelope, SealedBatch};
 use crate::store::{AppendOutcome, StoreError};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -53,7 +55,13 @@ impl Committer {
     /// Starts the writer task, which owns `ledger` and ends when every handle is dropped.
     pub fn start(ledger: Ledger, metrics: Arc<Metrics>) -> (Self, JoinHandle<()>) {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(Writer { ledger, metrics }.run(rx));
+        let writer = Writer {
+            ledger: Some(ledger),
+            sealing: None,
+            next: Batch::default(),
+            metrics,
+        };
+        let task = tokio::spawn(writer.run(rx));
         (Self { jobs }, task)
     }
 
@@ -101,54 +109,77 @@ struct InFlight {
     append: JoinHandle<Result<AppendOutcome, LedgerError>>,
 }
 
-struct Writer {
+/// Requests being sealed, with the ledger they are sealed by (handed back when it ends).
+type SealTask = Pin<Box<dyn Future<Output = Box<SealEnded>> + Send>>;
+
+/// A sealing that ended: the ledger back, the requests, and what they were sealed into.
+struct SealEnded {
     ledger: Ledger,
+    envelopes: Vec<PreparedEnvelope>,
+    replies: Vec<Reply>,
+    sealed: Result<SealedBatch, LedgerError>,
+}
+
+struct Writer {
+    /// The ledger, home unless a sealing holds it.
+    ledger: Option<Ledger>,
+    /// Requests being sealed now, while the writer keeps watching the running append.
+    sealing: Option<SealTask>,
+    /// Requests sealed since the running append started: the next batch.
+    next: Batch,
     metrics: Arc<Metrics>,
 }
 
 impl Writer {
     /// Seals requests as they arrive onto the next batch; whenever no append is running, the next
     /// batch (everything sealed meanwhile) starts appending at once, so the database never waits
-    /// for sealing and sealing never waits for the database.
+    /// for sealing and sealing never waits for the database. Sealing runs beside the wait for the
+    /// running append (it waits on the key store and the ledger's reads itself), so an append
+    /// that commits while requests are being sealed is followed by the next one at once; the
+    /// requests being sealed go into the batch after.
     async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
-        let mut next = Batch::default();
         let mut in_flight: Option<InFlight> = None;
         let mut open = true;
         let mut arrived: Vec<Job> = Vec::new();
         loop {
-            while next.len() + arrived.len() < BATCH {
+            while self.next.len() + arrived.len() < BATCH {
                 match rx.try_recv() {
                     Ok(job) => arrived.push(job),
                     Err(_) => break,
                 }
             }
-            if !arrived.is_empty() {
-                self.seal_onto(&mut next, std::mem::take(&mut arrived))
-                    .await;
+            if self.sealing.is_none() && !arrived.is_empty() {
+                self.seal(std::mem::take(&mut arrived));
             }
-            if in_flight.is_none() && next.len() > 0 {
-                in_flight = self.start(std::mem::take(&mut next)).await;
+            if in_flight.is_none() && self.next.len() > 0 {
+                in_flight = self.start().await;
                 continue;
             }
-            let event = match in_flight.as_mut() {
-                Some(running) if open && next.len() < BATCH => tokio::select! {
-                    job = rx.recv() => Event::Arrived(job),
-                    appended = &mut running.append => Event::Committed(appended),
-                },
-                Some(running) => Event::Committed((&mut running.append).await),
-                None if open => Event::Arrived(rx.recv().await),
-                None => break,
+            if !open && in_flight.is_none() && self.sealing.is_none() && arrived.is_empty() {
+                break;
+            }
+            let room = open && self.next.len() + arrived.len() < BATCH;
+            let event = tokio::select! {
+                job = rx.recv(), if room => Event::Arrived(job),
+                ended = async { self.sealing.as_mut().expect("a sealing runs").await },
+                    if self.sealing.is_some() => Event::Sealed(ended),
+                appended = async { (&mut in_flight.as_mut().expect("a batch is in flight").append).await },
+                    if in_flight.is_some() => Event::Committed(appended),
             };
             match event {
                 Event::Arrived(Some(job)) => arrived.push(job),
                 Event::Arrived(None) => open = false,
+                Event::Sealed(ended) => {
+                    self.sealing = None;
+                    self.sealed(ended);
+                }
                 Event::Committed(appended) => {
                     let done = in_flight.take().expect("a batch was in flight");
                     let committed = matches!(appended, Ok(Ok(_)));
-                    if committed && next.len() > 0 {
+                    if committed && self.next.len() > 0 {
                         // The next batch goes to the database before this one's callers are
                         // answered. After a failure it waits: this batch is recorded again first.
-                        in_flight = self.start(std::mem::take(&mut next)).await;
+                        in_flight = self.start().await;
                     }
                     self.finish(done.envelopes, done.replies, Some(appended))
                         .await;
@@ -157,31 +188,60 @@ impl Writer {
         }
     }
 
-    /// Seals newly arrived requests onto `batch`.
-    async fn seal_onto(&mut self, batch: &mut Batch, jobs: Vec<Job>) {
+    /// Starts sealing newly arrived requests; the ledger goes with them until they are sealed.
+    fn seal(&mut self, jobs: Vec<Job>) {
+        let mut ledger = self.ledger.take().expect("the ledger is home");
         let (envelopes, replies): (Vec<PreparedEnvelope>, Vec<Reply>) =
             jobs.into_iter().map(|j| (j.envelope, j.reply)).unzip();
-        if !matches!(batch.sealed, Sealing::Failed) {
-            match self.ledger.seal(&envelopes, clock::now()).await {
-                Ok(sealed) => match &mut batch.sealed {
-                    Sealing::Sealed(earlier) => earlier.absorb(sealed),
-                    empty => *empty = Sealing::Sealed(sealed),
-                },
-                Err(e) => {
-                    // Recorded afresh (with its own retries) when its turn comes.
-                    tracing::debug!(error.message = %e, "sealing a batch failed; it is recorded again");
-                    self.ledger.forget_cached_subjects();
-                    batch.sealed = Sealing::Failed;
-                }
+        self.sealing = Some(Box::pin(async move {
+            let sealed = ledger.seal(&envelopes, clock::now()).await;
+            Box::new(SealEnded {
+                ledger,
+                envelopes,
+                replies,
+                sealed,
+            })
+        }));
+    }
+
+    /// Takes the ledger back from a sealing that ended and adds its requests to the next batch.
+    fn sealed(&mut self, ended: Box<SealEnded>) {
+        let SealEnded {
+            mut ledger,
+            envelopes,
+            replies,
+            sealed,
+        } = *ended;
+        let batch = &mut self.next;
+        match (sealed, &mut batch.sealed) {
+            (_, Sealing::Failed) => {}
+            (Ok(sealed), Sealing::Sealed(earlier)) => earlier.absorb(sealed),
+            (Ok(sealed), empty) => *empty = Sealing::Sealed(sealed),
+            (Err(e), state) => {
+                // Recorded afresh (with its own retries) when its turn comes.
+                tracing::debug!(error.message = %e, "sealing a batch failed; it is recorded again");
+                ledger.forget_cached_subjects();
+                *state = Sealing::Failed;
             }
         }
         batch.envelopes.extend(envelopes);
         batch.replies.extend(replies);
+        self.ledger = Some(ledger);
     }
 
-    /// Starts appending a batch; one whose sealing failed is recorded afresh here instead (and
-    /// answered), so nothing is left in flight.
-    async fn start(&mut self, batch: Batch) -> Option<InFlight> {
+    /// The ledger, once any sealing running has ended (its requests join the next batch).
+    async fn ledger(&mut self) -> &mut Ledger {
+        if let Some(sealing) = self.sealing.take() {
+            let ended = sealing.await;
+            self.sealed(ended);
+        }
+        self.ledger.as_mut().expect("the ledger is home")
+    }
+
+    /// Starts appending the next batch; one whose sealing failed is recorded afresh here instead
+    /// (and answered), so nothing is left in flight.
+    async fn start(&mut self) -> Option<InFlight> {
+        let batch = std::mem::take(&mut self.next);
         match batch.sealed {
             Sealing::Sealed(sealed) => Some(InFlight {
                 envelopes: batch.envelopes,
@@ -206,15 +266,16 @@ impl Writer {
             Some(Ok(Ok(outcome))) => Ok(outcome),
             Some(Ok(Err(LedgerError::Store(StoreError::SubjectForgotten)))) | None => {
                 // A subject it was sealed for is gone or was bound elsewhere first: look again.
-                self.ledger.forget_cached_subjects();
-                self.ledger.record(&envelopes, clock::now()).await
+                let ledger = self.ledger().await;
+                ledger.forget_cached_subjects();
+                ledger.record(&envelopes, clock::now()).await
             }
             Some(Ok(Err(e))) => {
-                self.ledger.forget_cached_subjects();
+                self.ledger().await.forget_cached_subjects();
                 Err(e)
             }
             Some(Err(panicked)) => {
-                self.ledger.forget_cached_subjects();
+                self.ledger().await.forget_cached_subjects();
                 Err(LedgerError::Store(StoreError::Corrupt(format!(
                     "the append task stopped: {panicked}"
                 ))))
@@ -253,5 +314,6 @@ type Appended = Result<Result<AppendOutcome, LedgerError>, tokio::task::JoinErro
 /// What the writer woke up for while a batch was appending.
 enum Event {
     Arrived(Option<Job>),
+    Sealed(Box<SealEnded>),
     Committed(Appended),
 }

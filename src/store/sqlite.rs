@@ -25,6 +25,10 @@ pub const TUNING: &[(&str, &str)] = &[("temp_store", "memory"), ("wal_autocheckp
 /// a large cache (temporary timers). 16 MB and 64 MB measured the same.
 const APPENDER_CACHE_KIB: i64 = 16 * 1024;
 
+/// Prepared statements the appending connection keeps: the writes and look-ups of webhook-sized
+/// batches, one text per batch shape (see `append_rows`).
+const APPENDER_STATEMENTS: usize = 128;
+
 /// SQLite's automatic checkpoint threshold (WAL pages) on the appending connection once the
 /// caller folds the WAL itself ([`Store::take_over_wal_folding`](super::Store)): only a backstop,
 /// far above what `serve`'s folding lets the WAL reach between two folds.
@@ -57,8 +61,11 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
         drop(guard);
-        let appender =
-            Appender::new(options(ledger)?.pragma("cache_size", (-APPENDER_CACHE_KIB).to_string()));
+        let appender = Appender::new(
+            options(ledger)?
+                .pragma("cache_size", (-APPENDER_CACHE_KIB).to_string())
+                .statement_cache_capacity(APPENDER_STATEMENTS),
+        );
         let keys_pool = open(keys).await?;
         let guard = MigrationLock::take(keys)?;
         sqlx::migrate!("./migrations/sqlite_keys")
