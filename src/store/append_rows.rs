@@ -701,6 +701,10 @@ mod tests {
         assert_eq!(padded(&[1, 2, 3]), vec![1, 2, 3, 3]);
         assert_eq!(padded(&[1, 2, 3, 4, 5]), vec![1, 2, 3, 4, 5, 5, 5, 5]);
         let long: Vec<usize> = (0..CACHED_LIST + 1).collect();
-        assert_eq!(padded(&long), long, "lists past the cached size go as they are");
+        assert_eq!(
+            padded(&long),
+            long,
+            "lists past the cached size go as they are"
+        );
     }
 }

@@ -178,27 +178,37 @@ macro_rules! impl_sql_store {
                 Self::BACKEND
             }
 
+            /// Stores new data keys, each in one statement per chunk (one round trip; the group
+            /// commit seals, and so stores keys, several times per transaction). A statement
+            /// inserts only while the header holds `key_check` and no rotation is under way, and
+            /// holds the header while it inserts (PostgreSQL: its row lock; SQLite: the write
+            /// lock), so a rotation cannot finish in between and leave a key under the old root.
             async fn put_data_keys(&self, keys: &[(String, WrappedKey)], key_check: &[u8], now: i64) -> Result<(), StoreError> {
-                let mut tx = self.keys.begin().await?;
-                // Lock the header (SQLite: the write lock) so a rotation cannot finish in between.
-                sqlx::query("UPDATE keystore_meta SET generation = generation WHERE id = 1").execute(&mut *tx).await?;
-                let header: Option<(Vec<u8>, Option<Vec<u8>>, i64)> =
-                    sqlx::query_as("SELECT key_check, next_check, generation FROM keystore_meta WHERE id = 1")
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let generation = match header {
-                    Some((check, None, generation)) if check == key_check => generation,
-                    _ => return Err(StoreError::KeyChanged),
-                };
                 for chunk in keys.chunks(INSERT_CHUNK) {
-                    let mut qb = QueryBuilder::<$db>::new("INSERT INTO data_keys (owner, wrapped, created_at, generation) ");
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO data_keys (owner, wrapped, created_at, generation) SELECT v.column1, v.column2, ",
+                    );
+                    qb.push_bind(now).push(", m.generation FROM (");
                     qb.push_values(chunk, |mut b, (owner, wrapped)| {
-                        b.push_bind(owner.as_str()).push_bind(wrapped.0.as_slice()).push_bind(now).push_bind(generation);
+                        b.push_bind(owner.as_str()).push_bind(wrapped.0.as_slice());
                     });
-                    qb.push(" ON CONFLICT (owner) DO NOTHING");
-                    qb.build().persistent(Self::CACHE_FULL_CHUNKS && chunk.len() == INSERT_CHUNK).execute(&mut *tx).await?;
+                    qb.push(") AS v, keystore_meta m WHERE m.id = 1 AND m.next_check IS NULL AND m.key_check = ")
+                        .push_bind(key_check)
+                        .push(Self::LOCK_KEYSTORE_HEADER)
+                        .push(" ON CONFLICT (owner) DO NOTHING");
+                    let inserted = qb.build().persistent(chunk.len() <= 64).execute(&self.keys).await?.rows_affected();
+                    if inserted < chunk.len() as u64 {
+                        // Owners stored already (a concurrent writer's key won), or the header
+                        // changed: only the header says which.
+                        let header: Option<(Vec<u8>, Option<Vec<u8>>)> =
+                            sqlx::query_as("SELECT key_check, next_check FROM keystore_meta WHERE id = 1")
+                                .fetch_optional(&self.keys)
+                                .await?;
+                        if !matches!(header, Some((check, None)) if check == key_check) {
+                            return Err(StoreError::KeyChanged);
+                        }
+                    }
                 }
-                tx.commit().await?;
                 Ok(())
             }
 

@@ -141,7 +141,8 @@ pub trait Store:
     /// Which backend this is (for messages and benchmarks).
     fn backend(&self) -> Backend;
 
-    /// Stores wrapped data keys, one transaction; an owner that already has a key keeps it.
+    /// Stores wrapped data keys, one statement per thousand; an owner that already has a key
+    /// keeps it.
     /// Refused ([`StoreError::KeyChanged`]) unless `key_check` is the key store's master key
     /// and no rotation is in flight: a key wrapped under a retired master would be lost.
     async fn put_data_keys(

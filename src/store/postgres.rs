@@ -23,6 +23,8 @@ impl PgStore {
     /// The server keeps the plan; re-parsing 14,000-parameter INSERTs each batch was the cost.
     pub(super) const CACHE_FULL_CHUNKS: bool = true;
     const ANALYZE_CONTENT: &'static str = "ANALYZE content";
+    /// Storing data keys holds the key store's header row against a rotation finishing.
+    const LOCK_KEYSTORE_HEADER: &'static str = " FOR UPDATE OF m";
 
     /// Connects to both databases, creating and migrating them when missing.
     pub async fn connect(ledger: &DatabaseUrl, keys: &DatabaseUrl) -> Result<Self, StoreError> {

@@ -51,6 +51,8 @@ impl SqliteStore {
     /// Cached multi-row statements cost SQLite megabytes each (measured: +40 MB at 1M entries).
     pub(super) const CACHE_FULL_CHUNKS: bool = false;
     const ANALYZE_CONTENT: &'static str = "PRAGMA optimize";
+    /// A statement storing data keys holds the write lock already.
+    const LOCK_KEYSTORE_HEADER: &'static str = "";
 
     /// Opens both files, creating and migrating them when missing.
     pub async fn connect(ledger: &DatabaseUrl, keys: &DatabaseUrl) -> Result<Self, StoreError> {

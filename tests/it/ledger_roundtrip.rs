@@ -408,3 +408,66 @@ async fn an_empty_key_store_beside_a_used_ledger_is_refused() {
         }
     }
 }
+
+#[tokio::test]
+async fn data_keys_are_stored_only_under_the_key_stores_master_and_never_during_a_rotation() {
+    use waledger::crypto::WrappedKey;
+    use waledger::store::StoreError;
+    for db in backends() {
+        let store = db.store().await;
+        let now = now().timestamp();
+        let check = match store.keystore_meta().await.unwrap() {
+            Some(meta) => meta.key_check,
+            None => {
+                let root = WrappedKey(vec![1; 40]);
+                store
+                    .init_keystore(b"check", &root, now)
+                    .await
+                    .unwrap()
+                    .key_check
+            }
+        };
+        let key = |owner: &str, byte: u8| (owner.to_string(), WrappedKey(vec![byte; 40]));
+        let stored = |owners: &'static [&'static str]| {
+            let store = store.clone();
+            async move {
+                let mut keys = store.data_keys(owners).await.unwrap();
+                keys.sort_by(|a, b| a.0.cmp(&b.0));
+                keys.into_iter()
+                    .map(|(owner, wrapped)| (owner, wrapped.0[0]))
+                    .collect::<Vec<_>>()
+            }
+        };
+
+        store
+            .put_data_keys(&[key("a", 1), key("b", 2)], &check, now)
+            .await
+            .unwrap();
+        // An owner that has a key keeps it; the others are stored beside it.
+        store
+            .put_data_keys(&[key("a", 9), key("c", 3)], &check, now)
+            .await
+            .unwrap();
+        let expected: Vec<(String, u8)> = vec![("a".into(), 1), ("b".into(), 2), ("c".into(), 3)];
+        assert_eq!(stored(&["a", "b", "c"]).await, expected, "{}", db.name);
+
+        // Under another master key's check: refused, nothing stored.
+        let other = store
+            .put_data_keys(&[key("d", 4)], b"another master", now)
+            .await;
+        assert!(
+            matches!(other, Err(StoreError::KeyChanged)),
+            "{}: {other:?}",
+            db.name
+        );
+        // While a rotation is under way: refused, nothing stored.
+        assert!(store.begin_rotation(b"the next master").await.unwrap());
+        let during = store.put_data_keys(&[key("e", 5)], &check, now).await;
+        assert!(
+            matches!(during, Err(StoreError::KeyChanged)),
+            "{}: {during:?}",
+            db.name
+        );
+        assert_eq!(stored(&["d", "e"]).await, vec![], "{}", db.name);
+    }
+}
