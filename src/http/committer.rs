@@ -58,6 +58,7 @@ impl Committer {
         let writer = Writer {
             ledger: Some(ledger),
             sealing: None,
+            sealing_len: 0,
             next: Batch::default(),
             metrics,
         };
@@ -125,6 +126,8 @@ struct Writer {
     ledger: Option<Ledger>,
     /// Requests being sealed now, while the writer keeps watching the running append.
     sealing: Option<SealTask>,
+    /// How many requests the running sealing holds.
+    sealing_len: usize,
     /// Requests sealed since the running append started: the next batch.
     next: Batch,
     metrics: Arc<Metrics>,
@@ -193,6 +196,7 @@ impl Writer {
         let mut ledger = self.ledger.take().expect("the ledger is home");
         let (envelopes, replies): (Vec<PreparedEnvelope>, Vec<Reply>) =
             jobs.into_iter().map(|j| (j.envelope, j.reply)).unzip();
+        self.sealing_len = envelopes.len();
         self.sealing = Some(Box::pin(async move {
             let sealed = ledger.seal(&envelopes, clock::now()).await;
             Box::new(SealEnded {
@@ -212,6 +216,7 @@ impl Writer {
             replies,
             sealed,
         } = *ended;
+        self.sealing_len = 0;
         let batch = &mut self.next;
         match (sealed, &mut batch.sealed) {
             (_, Sealing::Failed) => {}
@@ -241,6 +246,11 @@ impl Writer {
     /// Starts appending the next batch; one whose sealing failed is recorded afresh here instead
     /// (and answered), so nothing is left in flight.
     async fn start(&mut self) -> Option<InFlight> {
+        if self.next.len() < self.sealing_len {
+            // Most of what waits is still being sealed: a transaction for the few sealed would
+            // cost the database nearly what one for all of them will, so they wait for the rest.
+            self.ledger().await;
+        }
         let batch = std::mem::take(&mut self.next);
         match batch.sealed {
             Sealing::Sealed(sealed) => Some(InFlight {
