@@ -25,7 +25,7 @@ pub fn extract(c: &mut Collector, status: &Value, originator: Option<&Value>) {
     c.within(scope, |c| {
         c.field(FieldKind::MessageId, status, "id");
         state(c, status);
-        recipient_id(c, status);
+        recipient_id(c, status, group);
         c.field(
             FieldKind::RecipientPhone,
             status,
@@ -54,8 +54,13 @@ fn state(c: &mut Collector, status: &Value) {
     c.push(FieldKind::MessageStatus, value);
 }
 
-/// `recipient_id` is about the number it names; a group id names nobody.
-fn recipient_id(c: &mut Collector, status: &Value) {
+/// `recipient_id` is about the number it names; a group id names nobody. Outside a group it is
+/// the number the status is about, read already for the scope (numbers are costly to parse).
+fn recipient_id(c: &mut Collector, status: &Value, group: bool) {
+    if !group {
+        c.field(FieldKind::RecipientPhone, status, "recipient_id");
+        return;
+    }
     let scope = Scope {
         subject: values::phone(status, "recipient_id"),
         ..c.scope()
@@ -94,6 +99,10 @@ mod tests {
         );
         let status = find(&fields, FieldKind::MessageStatus);
         assert_eq!(status[0].value.expose(), "read at 2025-06-18T16:23:10Z");
+        let phones = find(&fields, FieldKind::RecipientPhone);
+        assert_eq!(phones.len(), 1);
+        assert_eq!(subject(phones[0]), Some("+16505551234"));
+        assert_eq!(subject(status[0]), Some("+16505551234"));
         let originator = find(&fields, FieldKind::OriginatorPhoneId);
         assert_eq!(originator[0].value.expose(), "106540352242922");
         assert!(originator[0].subject.is_none());
