@@ -58,7 +58,6 @@ impl Committer {
         let writer = Writer {
             ledger: Some(ledger),
             sealing: None,
-            sealing_len: 0,
             next: Batch::default(),
             metrics,
         };
@@ -111,7 +110,11 @@ struct InFlight {
 }
 
 /// Requests being sealed, with the ledger they are sealed by (handed back when it ends).
-type SealTask = Pin<Box<dyn Future<Output = Box<SealEnded>> + Send>>;
+struct SealRun {
+    /// How many requests it holds.
+    requests: usize,
+    ended: Pin<Box<dyn Future<Output = Box<SealEnded>> + Send>>,
+}
 
 /// A sealing that ended: the ledger back, the requests, and what they were sealed into.
 struct SealEnded {
@@ -125,9 +128,7 @@ struct Writer {
     /// The ledger, home unless a sealing holds it.
     ledger: Option<Ledger>,
     /// Requests being sealed now, while the writer keeps watching the running append.
-    sealing: Option<SealTask>,
-    /// How many requests the running sealing holds.
-    sealing_len: usize,
+    sealing: Option<SealRun>,
     /// Requests sealed since the running append started: the next batch.
     next: Batch,
     metrics: Arc<Metrics>,
@@ -164,7 +165,7 @@ impl Writer {
             let room = open && self.next.len() + arrived.len() < BATCH;
             let event = tokio::select! {
                 job = rx.recv(), if room => Event::Arrived(job),
-                ended = async { self.sealing.as_mut().expect("a sealing runs").await },
+                ended = async { (&mut self.sealing.as_mut().expect("a sealing runs").ended).await },
                     if self.sealing.is_some() => Event::Sealed(ended),
                 appended = async { (&mut in_flight.as_mut().expect("a batch is in flight").append).await },
                     if in_flight.is_some() => Event::Committed(appended),
@@ -196,8 +197,8 @@ impl Writer {
         let mut ledger = self.ledger.take().expect("the ledger is home");
         let (envelopes, replies): (Vec<PreparedEnvelope>, Vec<Reply>) =
             jobs.into_iter().map(|j| (j.envelope, j.reply)).unzip();
-        self.sealing_len = envelopes.len();
-        self.sealing = Some(Box::pin(async move {
+        let requests = envelopes.len();
+        let ended = Box::pin(async move {
             let sealed = ledger.seal(&envelopes, clock::now()).await;
             Box::new(SealEnded {
                 ledger,
@@ -205,7 +206,8 @@ impl Writer {
                 replies,
                 sealed,
             })
-        }));
+        });
+        self.sealing = Some(SealRun { requests, ended });
     }
 
     /// Takes the ledger back from a sealing that ended and adds its requests to the next batch.
@@ -216,7 +218,6 @@ impl Writer {
             replies,
             sealed,
         } = *ended;
-        self.sealing_len = 0;
         let batch = &mut self.next;
         match (sealed, &mut batch.sealed) {
             (_, Sealing::Failed) => {}
@@ -237,7 +238,7 @@ impl Writer {
     /// The ledger, once any sealing running has ended (its requests join the next batch).
     async fn ledger(&mut self) -> &mut Ledger {
         if let Some(sealing) = self.sealing.take() {
-            let ended = sealing.await;
+            let ended = sealing.ended.await;
             self.sealed(ended);
         }
         self.ledger.as_mut().expect("the ledger is home")
@@ -246,7 +247,11 @@ impl Writer {
     /// Starts appending the next batch; one whose sealing failed is recorded afresh here instead
     /// (and answered), so nothing is left in flight.
     async fn start(&mut self) -> Option<InFlight> {
-        if self.next.len() < self.sealing_len {
+        if self
+            .sealing
+            .as_ref()
+            .is_some_and(|s| self.next.len() < s.requests)
+        {
             // Most of what waits is still being sealed: a transaction for the few sealed would
             // cost the database nearly what one for all of them will, so they wait for the rest.
             self.ledger().await;

@@ -91,11 +91,16 @@ pub(super) struct PgAppender {
 /// one spares a reconnect after a connection broke.
 const APPEND_WRITERS: u32 = 2;
 
-async fn open(url: &DatabaseUrl) -> Result<PgPool, StoreError> {
-    let connect_error = |e: sqlx::Error| StoreError::Connect {
+/// Why connecting to `url` failed (the URL shown with its password redacted).
+fn connect_error(url: &DatabaseUrl) -> impl Fn(sqlx::Error) -> StoreError + Copy + '_ {
+    move |e| StoreError::Connect {
         url: url.to_string(),
         reason: e.to_string(),
-    };
+    }
+}
+
+async fn open(url: &DatabaseUrl) -> Result<PgPool, StoreError> {
+    let connect_error = connect_error(url);
     if !sqlx::Postgres::database_exists(url.expose())
         .await
         .map_err(connect_error)?
@@ -123,10 +128,7 @@ async fn open_with(
     plan_cache_mode: &str,
     connections: u32,
 ) -> Result<PgPool, StoreError> {
-    let connect_error = |e: sqlx::Error| StoreError::Connect {
-        url: url.to_string(),
-        reason: e.to_string(),
-    };
+    let connect_error = connect_error(url);
     let options = PgConnectOptions::from_str(url.expose())
         .map_err(connect_error)?
         .options([("plan_cache_mode", plan_cache_mode)]);
